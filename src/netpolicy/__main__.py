@@ -1,0 +1,3 @@
+from netpolicy.cli import main
+
+main()

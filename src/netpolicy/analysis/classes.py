@@ -1,0 +1,74 @@
+"""Equivalence classes of pods: pods no policy can tell apart share one class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netpolicy.model import Pod
+from netpolicy.semantics import CompiledPolicy, Evaluator, IntervalSet, PodInfo
+
+
+@dataclass(slots=True)
+class PodClass:
+    """Pods that every selector, named port and ipBlock of the input treats alike."""
+
+    index: int
+    representative: PodInfo
+    pods: list[Pod]
+
+
+def relevant_label_keys(policies: tuple[CompiledPolicy, ...]) -> frozenset[str]:
+    """Every pod label key some pod selector looks at."""
+    keys: set[str] = set()
+    for cp in policies:
+        keys |= cp.policy.pod_selector.keys()
+        for rule in (*cp.ingress, *cp.egress):
+            for peer in rule.peers:
+                if peer.peer is not None and peer.peer.pod_selector is not None:
+                    keys |= peer.peer.pod_selector.keys()
+    return frozenset(keys)
+
+
+def relevant_port_names(policies: tuple[CompiledPolicy, ...]) -> frozenset[str]:
+    names: set[str] = set()
+    for cp in policies:
+        for rule in (*cp.ingress, *cp.egress):
+            names.update(str(p.port.port) for p in rule.ports if p.is_named)
+    return frozenset(names)
+
+
+def ip_block_sets(policies: tuple[CompiledPolicy, ...]) -> list[IntervalSet]:
+    seen: dict[IntervalSet, None] = {}
+    for cp in policies:
+        for rule in (*cp.ingress, *cp.egress):
+            for peer in rule.peers:
+                if peer.is_ip_block:
+                    seen.setdefault(peer.addresses, None)
+    return list(seen)
+
+
+def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
+    """Group pods by namespace, the label values selectors use, named ports and ipBlock hits."""
+    policies = evaluator.policies
+    keys = relevant_label_keys(policies)
+    port_names = relevant_port_names(policies)
+    blocks = ip_block_sets(policies)
+    by_key: dict[tuple[object, ...], PodClass] = {}
+    classes: list[PodClass] = []
+    for pod in pods:
+        info = evaluator.pod_info(pod)
+        label_key = tuple((k, v) for k, v in pod.labels if k in keys)
+        port_key = tuple(
+            sorted((p.name, p.protocol, p.port) for p in pod.ports if p.name in port_names)
+        )
+        block_key = (
+            tuple(info.address is not None and info.address in b for b in blocks) if blocks else ()
+        )
+        key = (pod.namespace, label_key, port_key, block_key)
+        cls = by_key.get(key)
+        if cls is None:
+            cls = PodClass(len(classes), info, [])
+            by_key[key] = cls
+            classes.append(cls)
+        cls.pods.append(pod)
+    return classes

@@ -1,0 +1,119 @@
+"""The library surface: everything a command does, callable from Python."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
+from netpolicy.analysis.connlist import Connection, connection_list
+from netpolicy.analysis.endpoints import resolve
+from netpolicy.analysis.summary import Summary, summarize
+from netpolicy.load import LoadResult, load_manifests, load_text
+from netpolicy.model import Cluster, Diagnostic, Protocol
+from netpolicy.semantics import Decision, Evaluator
+
+DEMO_NAME = "shop"
+
+
+@dataclass(slots=True)
+class Timings:
+    """Seconds spent per phase, for `--profile`."""
+
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def add(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - started
+        return now
+
+
+@dataclass(slots=True)
+class Input:
+    cluster: Cluster
+    diagnostics: tuple[Diagnostic, ...]
+    demo: bool
+    description: str
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def is_empty(self) -> bool:
+        c = self.cluster
+        return not (c.pods or c.policies or c.namespaces)
+
+
+def load_demo() -> LoadResult:
+    text = resources.files("netpolicy.demo").joinpath("shop.yaml").read_text()
+    return load_text(text, filename="demo/shop.yaml", cluster_name=DEMO_NAME)
+
+
+def load_input(paths: Sequence[str | Path], stdin: TextIO | None = None) -> Input:
+    """The manifests at `paths` (`-` is stdin), or the embedded demo when none are given."""
+    if not paths:
+        demo = load_demo()
+        return Input(
+            demo.cluster, demo.diagnostics, True, f'the embedded demo cluster "{DEMO_NAME}"'
+        )
+    result = load_manifests(list(paths), stdin=stdin)
+    return Input(result.cluster, result.diagnostics, False, ", ".join(str(p) for p in paths))
+
+
+def analyze(cluster: Cluster) -> Summary:
+    return summarize(cluster, compute_connectivity(cluster))
+
+
+def connectivity(cluster: Cluster) -> Connectivity:
+    return compute_connectivity(cluster)
+
+
+def connlist(
+    cluster: Cluster,
+    *,
+    workloads: bool = False,
+    focus: str | None = None,
+    namespace: str | None = None,
+    timings: Timings | None = None,
+) -> list[Connection]:
+    started = time.perf_counter()
+    result = compute_connectivity(cluster)
+    if timings is not None:
+        started = timings.add("compute", started)
+    conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
+    if timings is not None:
+        timings.add("aggregate", started)
+    return conns
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    src: str
+    dst: str
+    decision: Decision
+    notes: tuple[str, ...] = ()
+
+
+def explain(
+    cluster: Cluster,
+    src: str,
+    dst: str,
+    protocol: Protocol = "TCP",
+    port: int | str | None = None,
+    evaluator: Evaluator | None = None,
+) -> Explanation:
+    """The verdict for one connection (or, without a port, every port) with its reasons."""
+    evaluator = evaluator or Evaluator(cluster)
+    a = resolve(cluster, evaluator, src)
+    b = resolve(cluster, evaluator, dst)
+    notes = tuple(n for n in (a.note, b.note) if n)
+    if port is None:
+        decision = evaluator.decide_all(a.endpoint, b.endpoint)
+    else:
+        decision = evaluator.decide(a.endpoint, b.endpoint, protocol, port)
+    return Explanation(a.name, b.name, decision, notes)

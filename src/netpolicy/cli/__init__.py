@@ -1,0 +1,189 @@
+"""The command line: parse arguments, call one library function, render. Thin."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from netpolicy import api
+from netpolicy.analysis.endpoints import EndpointError
+from netpolicy.model import PROTOCOLS, Protocol
+from netpolicy.render.connlist import FORMATS, render_connlist
+from netpolicy.render.decision import decision_to_dict
+from netpolicy.render.text import render_decision, render_diagnostics, render_summary
+
+app = typer.Typer(
+    name="netpolicy",
+    help="Kubernetes NetworkPolicy, exactly: what can talk to what, and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Paths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Manifest files or directories (.yaml, .yml, .json); - for stdin. "
+        "None: the embedded demo cluster."
+    ),
+]
+Profile = Annotated[bool, typer.Option("--profile", help="Print where the time went (stderr).")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"netpolicy: {message}", style="bold red")
+    raise typer.Exit(code)
+
+
+def _load(paths: list[str] | None, quiet_info: bool = True) -> api.Input:
+    data = api.load_input(paths or [], stdin=sys.stdin)
+    shown = [d for d in data.diagnostics if not (quiet_info and d.severity == "info")]
+    render_diagnostics(err, shown)
+    if data.is_empty and not data.demo:
+        fail(
+            "no readable input: nothing to analyze"
+            if data.has_errors
+            else "the input holds no namespaces, pods, workloads or NetworkPolicies"
+        )
+    return data
+
+
+def _profile(timings: api.Timings) -> None:
+    total = sum(timings.phases.values())
+    parts = " · ".join(f"{k} {v:.3f}s" for k, v in timings.phases.items())
+    err.print(f"profile: {parts} · total {total:.3f}s", style="dim")
+
+
+@app.command()
+def analyze(paths: Paths = None) -> None:
+    """What can talk to what: isolation per namespace, allowed connections, warnings."""
+    data = _load(paths)
+    summary = api.analyze(data.cluster)
+    render_summary(out, summary, data.description, data.demo)
+
+
+@app.command()
+def connlist(
+    paths: Paths = None,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help=f"One of {', '.join(FORMATS)}.")
+    ] = "txt",
+    focus: Annotated[
+        str | None, typer.Option("--focus", help="Only connections of NS/NAME.")
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("-n", "--namespace", help="Only connections touching this namespace."),
+    ] = None,
+    workloads: Annotated[
+        bool, typer.Option("--workloads", help="Aggregate pods to their owning workloads.")
+    ] = False,
+    profile: Profile = False,
+) -> None:
+    """Every allowed connection (src => dst : ports)."""
+    if output not in FORMATS:
+        fail(f"{output} output format is not supported (choose one of {', '.join(FORMATS)})")
+    timings = api.Timings()
+    started = time.perf_counter()
+    data = _load(paths)
+    started = timings.add("load", started)
+    conns = api.connlist(
+        data.cluster, workloads=workloads, focus=focus, namespace=namespace, timings=timings
+    )
+    started = time.perf_counter()
+    sys.stdout.write(render_connlist(conns, output))
+    sys.stdout.flush()
+    timings.add("render", started)
+    if profile:
+        _profile(timings)
+
+
+def parse_port(text: str) -> tuple[Protocol, int | str]:
+    """`80`, `80/TCP`, `UDP/53`, `http`, `dns/UDP` → (protocol, port)."""
+    parts = [p for p in text.replace(":", "/").split("/") if p]
+    protocol: Protocol = "TCP"
+    port: int | str | None = None
+    for part in parts:
+        if part.upper() in PROTOCOLS:
+            protocol = part.upper()  # type: ignore[assignment]
+        elif part.isdigit():
+            port = int(part)
+        else:
+            port = part
+    if port is None or len(parts) > 2:
+        raise ValueError(f"--port {text!r}: expected PORT[/PROTOCOL], e.g. 80/TCP or http")
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        raise ValueError(f"--port {text!r}: port must be in 1..65535")
+    return protocol, port
+
+
+@app.command()
+def explain(
+    src: Annotated[str, typer.Argument(help="Source: ns/name (pod or workload) or an IP address.")],
+    dst: Annotated[
+        str, typer.Argument(help="Destination: ns/name (pod or workload) or an IP address.")
+    ],
+    paths: Paths = None,
+    port: Annotated[
+        str | None, typer.Option("--port", "-p", help="80/TCP, UDP/53, or a port name.")
+    ] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="txt or json.")] = "txt",
+    profile: Profile = False,
+) -> None:
+    """Why one connection is allowed or denied, down to the rule. Exits 1 when denied."""
+    if output not in ("txt", "json"):
+        fail(f"{output} output format is not supported for explain (txt, json)")
+    protocol: Protocol = "TCP"
+    number: int | str | None = None
+    if port is not None:
+        try:
+            protocol, number = parse_port(port)
+        except ValueError as e:
+            fail(str(e))
+    timings = api.Timings()
+    started = time.perf_counter()
+    data = _load(paths)
+    started = timings.add("load", started)
+    try:
+        result = api.explain(data.cluster, src, dst, protocol, number)
+    except EndpointError as e:
+        fail(str(e))
+    timings.add("explain", started)
+    if output == "json":
+        doc = decision_to_dict(result.src, result.dst, result.decision, result.notes)
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        render_decision(out, result.src, result.dst, result.decision, result.notes)
+    if profile:
+        _profile(timings)
+    if not result.decision.allowed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: no Python traceback ever reaches the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # a bug of ours: say so plainly, without a traceback
+        err.print(f"netpolicy: internal error: {type(e).__name__}: {e}", style="bold red")
+        err.print("please report this with the input that caused it", style="dim")
+        sys.exit(2)
+
+
+__all__ = ["app", "main", "parse_port"]
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,288 @@
+"""Plain data of netpolicy: the Kubernetes objects as small frozen values.
+
+No I/O, no YAML, no imports of other netpolicy layers. `load/` builds these values;
+every other layer reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Protocol = Literal["TCP", "UDP", "SCTP"]
+PROTOCOLS: tuple[Protocol, ...] = ("TCP", "UDP", "SCTP")
+PolicyType = Literal["Ingress", "Egress"]
+Operator = Literal["In", "NotIn", "Exists", "DoesNotExist"]
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+WORKLOAD_KINDS: tuple[str, ...] = (
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+)
+
+Labels = tuple[tuple[str, str], ...]
+"""Labels as a sorted tuple of (key, value): hashable and order-free."""
+
+
+def labels_of(mapping: dict[str, str] | None) -> Labels:
+    """Labels from a plain mapping, sorted by key."""
+    return tuple(sorted((mapping or {}).items()))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a thing was written: file, 1-based line, document index and field path."""
+
+    file: str = "<input>"
+    line: int = 0
+    doc: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return where
+
+    def at(self, path: str, line: int | None = None) -> SourceRef:
+        """The same document, pointing at a field below it."""
+        return SourceRef(self.file, line if line is not None else self.line, self.doc, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One `matchExpressions` entry of a label selector."""
+
+    key: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    """A Kubernetes label selector; the empty selector selects everything."""
+
+    match_labels: Labels = ()
+    match_expressions: tuple[Requirement, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.match_labels and not self.match_expressions
+
+    def keys(self) -> frozenset[str]:
+        """Every label key this selector looks at."""
+        return frozenset(k for k, _ in self.match_labels) | frozenset(
+            r.key for r in self.match_expressions
+        )
+
+    def __str__(self) -> str:
+        if self.is_empty:
+            return "{}"
+        parts = [f"{k}={v}" for k, v in self.match_labels]
+        for r in self.match_expressions:
+            if r.operator in ("In", "NotIn"):
+                parts.append(f"{r.key} {r.operator.lower()} ({','.join(r.values)})")
+            elif r.operator == "Exists":
+                parts.append(r.key)
+            else:
+                parts.append(f"!{r.key}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    name: str
+    labels: Labels = ()
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+    declared: bool = True
+    """False when the namespace was only referenced, never given as an object."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPort:
+    port: int
+    protocol: Protocol = "TCP"
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    """The controller that owns a pod (direct owner) and, where known, the top workload."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """A pod, or the stand-in pod of a workload template (then `workload` is set)."""
+
+    namespace: str
+    name: str
+    labels: Labels = ()
+    ip: str | None = None
+    ports: tuple[ContainerPort, ...] = ()
+    owner: OwnerRef | None = None
+    """The controller owner (ownerReferences with controller: true), or the workload itself."""
+    from_template: bool = False
+    """True for a pod synthesized from a workload template (no live pod given)."""
+    host_network: bool = False
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A pod controller as written in the input (Deployment, StatefulSet, ...)."""
+
+    namespace: str
+    name: str
+    kind: str
+    labels: Labels = ()
+    """The pod template's labels."""
+    ports: tuple[ContainerPort, ...] = ()
+    replicas: int = 1
+    owner: OwnerRef | None = None
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+
+@dataclass(frozen=True, slots=True)
+class IPBlock:
+    """`ipBlock`: the addresses in `cidr` minus every `except`."""
+
+    cidr: str
+    except_: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One `from`/`to` entry: pod/namespace selectors, or an ipBlock.
+
+    `pod_selector` None with a namespace selector means every pod of those namespaces;
+    `namespace_selector` None means the policy's own namespace.
+    """
+
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPort:
+    """One `ports` entry. `port` None means every port of the protocol."""
+
+    protocol: Protocol = "TCP"
+    port: int | str | None = None
+    end_port: int | None = None
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ingress or egress rule. Empty `peers` = every peer; empty `ports` = every port."""
+
+    peers: tuple[Peer, ...] = ()
+    ports: tuple[PolicyPort, ...] = ()
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPolicy:
+    namespace: str
+    name: str
+    pod_selector: LabelSelector = LabelSelector()
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ()
+    policy_types: tuple[PolicyType, ...] = ("Ingress",)
+    """The effective policy types (defaults already applied by the loader)."""
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def affects_ingress(self) -> bool:
+        return "Ingress" in self.policy_types
+
+    @property
+    def affects_egress(self) -> bool:
+        return "Egress" in self.policy_types
+
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A message about the input, always with a location."""
+
+    severity: Severity
+    message: str
+    source: SourceRef = field(default_factory=SourceRef)
+    code: str = ""
+
+    def __str__(self) -> str:
+        loc = str(self.source)
+        path = f" ({self.source.path})" if self.source.path else ""
+        return f"{loc}: {self.severity}: {self.message}{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Everything loaded: namespaces, pods (live and template stand-ins), workloads, policies."""
+
+    namespaces: tuple[Namespace, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    workloads: tuple[Workload, ...] = ()
+    policies: tuple[NetworkPolicy, ...] = ()
+    name: str = ""
+
+    def namespace(self, name: str) -> Namespace | None:
+        for ns in self.namespaces:
+            if ns.name == name:
+                return ns
+        return None
+
+
+__all__ = [
+    "NAMESPACE_NAME_LABEL",
+    "PROTOCOLS",
+    "WORKLOAD_KINDS",
+    "Cluster",
+    "ContainerPort",
+    "Diagnostic",
+    "IPBlock",
+    "LabelSelector",
+    "Labels",
+    "Namespace",
+    "NetworkPolicy",
+    "Operator",
+    "OwnerRef",
+    "Peer",
+    "Pod",
+    "PolicyPort",
+    "PolicyType",
+    "Protocol",
+    "Requirement",
+    "Rule",
+    "Severity",
+    "SourceRef",
+    "Workload",
+    "labels_of",
+]

@@ -1,0 +1,59 @@
+"""A Decision as plain data (for `explain -o json`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from netpolicy.semantics import Decision, Side
+
+
+def _side(side: Side) -> dict[str, object]:
+    return {
+        "direction": side.direction,
+        "applies": side.applies,
+        "isolated": side.isolated,
+        "policies": list(side.policies),
+        "allowed": side.allowed.to_contract(),
+        "allowedBy": [
+            {
+                "rule": m.rule_id,
+                "policy": m.policy,
+                "ruleIndex": m.rule_index,
+                "peerIndex": m.peer_index,
+                "ports": m.connections.to_contract(),
+                "source": str(m.source),
+            }
+            for m in side.matches
+        ],
+        "closest": [
+            {
+                "rule": m.rule_id,
+                "policy": m.policy,
+                "ruleIndex": m.rule_index,
+                "peerMatched": m.peer_matched,
+                "portMatched": m.port_matched,
+                "why": m.why,
+                "source": str(m.source),
+            }
+            for m in side.misses
+        ],
+    }
+
+
+def decision_to_dict(
+    src: str, dst: str, decision: Decision, notes: Iterable[str]
+) -> dict[str, object]:
+    return {
+        "apiVersion": "netpolicy/v1",
+        "kind": "Explanation",
+        "src": src,
+        "dst": dst,
+        "protocol": decision.protocol,
+        "port": decision.port,
+        "allowed": decision.allowed,
+        "selfTraffic": decision.self_traffic,
+        "connections": decision.connections.to_contract(),
+        "notes": [*notes, *decision.notes],
+        "egress": _side(decision.egress),
+        "ingress": _side(decision.ingress),
+    }
