@@ -1,0 +1,29 @@
+"""Shared fixtures: where the peer suites live (beside the repository, never copied into it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path | None:
+    """`$NETPOLICY_SHARED`, else `<repo>/../shared`; None when absent."""
+    env = os.environ.get("NETPOLICY_SHARED")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared")
+    for c in candidates:
+        if (c / "peer-suites").is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def peer_suite() -> Path:
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip("../shared/peer-suites is absent (set NETPOLICY_SHARED to its folder)")
+    return shared / "peer-suites" / "netpol-analyzer"
