@@ -168,6 +168,76 @@ def explain(
         raise typer.Exit(1)
 
 
+@app.command()
+def enforce(
+    paths: Paths = None,
+    print_: Annotated[
+        bool, typer.Option("--print", help="Print the nftables ruleset (default).")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Load it atomically into its own table (root).")
+    ] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Remove only netpolicy's table.")
+    ] = False,
+    stats: Annotated[bool, typer.Option("--stats", help="How often each rule matched.")] = False,
+    table: Annotated[
+        str, typer.Option("--table", help="nftables table name (family inet).")
+    ] = "netpolicy",
+    assign_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--assign-ips",
+            help="Give pods without an IP one from this CIDR (the demo uses 10.244.0.0/16).",
+        ),
+    ] = None,
+    netns: Annotated[
+        str | None, typer.Option("--netns", help="Run nft inside this network namespace.")
+    ] = None,
+) -> None:
+    """Compile the policies to nftables; print, apply, delete or show counters."""
+    from netpolicy.enforce import RulesetOptions, render_ruleset
+    from netpolicy.enforce.addressing import LAB_RANGE, assign_addresses
+    from netpolicy.enforce.apply import EnforceError, apply_ruleset, delete_table, rule_stats
+
+    if sum((print_, apply, delete, stats)) > 1:
+        fail("choose one of --print, --apply, --delete, --stats")
+    try:
+        if delete:
+            removed = delete_table(table, netns)
+            err.print(f"table inet {table} {'removed' if removed else 'was not loaded'}")
+            return
+        if stats:
+            for st in rule_stats(table, netns):
+                out.print(f"{st.packets:>10} pkts {st.bytes:>12} bytes  {st.chain:<8} {st.comment}")
+            return
+        data = _load(paths)
+        cluster = data.cluster
+        cidr = assign_ips or (LAB_RANGE if data.demo else None)
+        if cidr is not None:
+            try:
+                cluster, assigned = assign_addresses(cluster, cidr)
+            except ValueError as e:
+                fail(str(e))
+            for key, ip in assigned.items():
+                err.print(f"note: {key} has no IP; using {ip} (--assign-ips)", style="dim")
+        missing = [p.key for p in cluster.pods if not p.ip and not p.host_network]
+        if missing:
+            err.print(
+                f"warning: {len(missing)} pods have no IP and cannot be enforced "
+                f"(e.g. {', '.join(missing[:3])}); use --assign-ips CIDR",
+                style="yellow",
+            )
+        text = render_ruleset(cluster, RulesetOptions(table=table))
+        if apply:
+            apply_ruleset(text, table, netns)
+            err.print(f"table inet {table} loaded ({text.count(chr(10))} lines)")
+        else:
+            sys.stdout.write(text)
+    except EnforceError as e:
+        fail(str(e))
+
+
 def main() -> None:
     """Entry point: no Python traceback ever reaches the user."""
     try:
