@@ -15,7 +15,7 @@ from netpolicy.analysis.endpoints import resolve
 from netpolicy.analysis.summary import Summary, summarize
 from netpolicy.load import LoadResult, load_manifests, load_text
 from netpolicy.model import Cluster, Diagnostic, Protocol
-from netpolicy.semantics import Decision, Evaluator
+from netpolicy.semantics import Decision, Evaluator, HostNetworkMode
 
 DEMO_NAME = "shop"
 
@@ -65,12 +65,12 @@ def load_input(paths: Sequence[str | Path], stdin: TextIO | None = None) -> Inpu
     return Input(result.cluster, result.diagnostics, False, ", ".join(str(p) for p in paths))
 
 
-def analyze(cluster: Cluster) -> Summary:
-    return summarize(cluster, compute_connectivity(cluster))
+def analyze(cluster: Cluster, host_network: HostNetworkMode = "node") -> Summary:
+    return summarize(cluster, compute_connectivity(cluster, host_network=host_network))
 
 
-def connectivity(cluster: Cluster) -> Connectivity:
-    return compute_connectivity(cluster)
+def connectivity(cluster: Cluster, host_network: HostNetworkMode = "node") -> Connectivity:
+    return compute_connectivity(cluster, host_network=host_network)
 
 
 def connlist(
@@ -80,9 +80,10 @@ def connlist(
     focus: str | None = None,
     namespace: str | None = None,
     timings: Timings | None = None,
+    host_network: HostNetworkMode = "node",
 ) -> list[Connection]:
     started = time.perf_counter()
-    result = compute_connectivity(cluster)
+    result = compute_connectivity(cluster, host_network=host_network)
     if timings is not None:
         started = timings.add("compute", started)
     conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
@@ -106,12 +107,22 @@ def explain(
     protocol: Protocol = "TCP",
     port: int | str | None = None,
     evaluator: Evaluator | None = None,
+    host_network: HostNetworkMode = "node",
 ) -> Explanation:
     """The verdict for one connection (or, without a port, every port) with its reasons."""
-    evaluator = evaluator or Evaluator(cluster)
+    evaluator = evaluator or Evaluator(cluster, host_network)
     a = resolve(cluster, evaluator, src)
     b = resolve(cluster, evaluator, dst)
-    notes = tuple(n for n in (a.note, b.note) if n)
+    notes = tuple(n for n in (a.note, b.note) if n) + tuple(
+        f"{r.name} uses the host network: "
+        + (
+            "treated as the node's traffic (selectors ignore it; --host-network pod to change)"
+            if host_network == "node"
+            else "policies apply to it as to any pod (--host-network pod)"
+        )
+        for r in (a, b)
+        if r.pod is not None and r.pod.host_network
+    )
     if port is None:
         decision = evaluator.decide_all(a.endpoint, b.endpoint)
     else:

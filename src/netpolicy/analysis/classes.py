@@ -64,7 +64,7 @@ def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
         block_key = (
             tuple(info.address is not None and info.address in b for b in blocks) if blocks else ()
         )
-        key = (pod.namespace, label_key, port_key, block_key)
+        key = (pod.namespace, pod.host_network, label_key, port_key, block_key)
         cls = by_key.get(key)
         if cls is None:
             cls = PodClass(len(classes), info, [])

@@ -25,6 +25,7 @@ from netpolicy.semantics import (
     address_atoms,
     cut_points,
 )
+from netpolicy.semantics.evaluate import HostNetworkMode
 
 Mask = NDArray[np.uint64]
 
@@ -161,10 +162,11 @@ def compute_connectivity(
     cluster: Cluster,
     evaluator: Evaluator | None = None,
     progress: Callable[[int, int], None] | None = None,
+    host_network: HostNetworkMode = "node",
 ) -> Connectivity:
     """Every allowed connection of the cluster, computed once per pair of classes."""
-    evaluator = evaluator or Evaluator(cluster)
-    pods = [p for p in cluster.pods if not p.host_network]
+    evaluator = evaluator or Evaluator(cluster, host_network)
+    pods = list(cluster.pods)
     classes = build_classes(evaluator, pods)
     uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in pods)
     outside = address_atoms(ip_block_sets(evaluator.policies), ipv6=uses_ipv6 or None)

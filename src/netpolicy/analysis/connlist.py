@@ -23,6 +23,8 @@ def pod_name(pod: Pod, workloads: bool) -> str:
     if pod.from_template and pod.owner is not None:
         return f"{pod.namespace}/{pod.owner.name}[{pod.owner.kind}]"
     if workloads and pod.owner is not None:
+        if not pod.owner.kind:
+            return f"{pod.namespace}/{pod.owner.name}"
         return f"{pod.namespace}/{pod.owner.name}[{pod.owner.kind}]"
     return f"{pod.namespace}/{pod.name}"
 

@@ -16,6 +16,7 @@ from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, render_connlist
 from netpolicy.render.decision import decision_to_dict
 from netpolicy.render.text import render_decision, render_diagnostics, render_summary
+from netpolicy.semantics import HostNetworkMode
 
 app = typer.Typer(
     name="netpolicy",
@@ -36,6 +37,20 @@ Paths = Annotated[
     ),
 ]
 Profile = Annotated[bool, typer.Option("--profile", help="Print where the time went (stderr).")]
+HostNetwork = Annotated[
+    str,
+    typer.Option(
+        "--host-network",
+        help="Host-network pods (the docs allow both): node = their traffic is the node's, "
+        "selectors ignore them (most plugins); pod = policies apply as to any pod.",
+    ),
+]
+
+
+def _host_network(value: str) -> HostNetworkMode:
+    if value not in ("node", "pod"):
+        fail(f"--host-network must be node or pod, not {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -63,10 +78,11 @@ def _profile(timings: api.Timings) -> None:
 
 
 @app.command()
-def analyze(paths: Paths = None) -> None:
+def analyze(paths: Paths = None, host_network: HostNetwork = "node") -> None:
     """What can talk to what: isolation per namespace, allowed connections, warnings."""
+    mode = _host_network(host_network)
     data = _load(paths)
-    summary = api.analyze(data.cluster)
+    summary = api.analyze(data.cluster, mode)
     render_summary(out, summary, data.description, data.demo)
 
 
@@ -87,8 +103,10 @@ def connlist(
         bool, typer.Option("--workloads", help="Aggregate pods to their owning workloads.")
     ] = False,
     profile: Profile = False,
+    host_network: HostNetwork = "node",
 ) -> None:
     """Every allowed connection (src => dst : ports)."""
+    mode = _host_network(host_network)
     if output not in FORMATS:
         fail(f"{output} output format is not supported (choose one of {', '.join(FORMATS)})")
     timings = api.Timings()
@@ -96,7 +114,12 @@ def connlist(
     data = _load(paths)
     started = timings.add("load", started)
     conns = api.connlist(
-        data.cluster, workloads=workloads, focus=focus, namespace=namespace, timings=timings
+        data.cluster,
+        workloads=workloads,
+        focus=focus,
+        namespace=namespace,
+        timings=timings,
+        host_network=mode,
     )
     started = time.perf_counter()
     sys.stdout.write(render_connlist(conns, output))
@@ -137,8 +160,10 @@ def explain(
     ] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="txt or json.")] = "txt",
     profile: Profile = False,
+    host_network: HostNetwork = "node",
 ) -> None:
     """Why one connection is allowed or denied, down to the rule. Exits 1 when denied."""
+    mode = _host_network(host_network)
     if output not in ("txt", "json"):
         fail(f"{output} output format is not supported for explain (txt, json)")
     protocol: Protocol = "TCP"
@@ -153,7 +178,7 @@ def explain(
     data = _load(paths)
     started = timings.add("load", started)
     try:
-        result = api.explain(data.cluster, src, dst, protocol, number)
+        result = api.explain(data.cluster, src, dst, protocol, number, host_network=mode)
     except EndpointError as e:
         fail(str(e))
     timings.add("explain", started)

@@ -75,6 +75,10 @@ def read_owner(ctx: ObjectContext, obj: Raw) -> OwnerRef | None:
             continue
         kind = ctx.string(ref.get("kind"), (*path, i, "kind"))
         name = ctx.string(ref.get("name"), (*path, i, "name"))
+        if name and not kind:
+            # the API requires a kind; keep grouping the pods under their owner's name
+            ctx.warning((*path, i, "kind"), "controller ownerReference has no kind", "invalid")
+            return OwnerRef("", name)
         if kind and name and kind != "Node":
             return OwnerRef(kind, name)
     return None

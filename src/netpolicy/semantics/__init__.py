@@ -21,7 +21,15 @@ from netpolicy.semantics.compile import (
     compile_policy,
 )
 from netpolicy.semantics.connections import ALL_PORTS, ConnectionSet
-from netpolicy.semantics.evaluate import Decision, Evaluator, RuleMatch, RuleMiss, Side, external
+from netpolicy.semantics.evaluate import (
+    Decision,
+    Evaluator,
+    HostNetworkMode,
+    RuleMatch,
+    RuleMiss,
+    Side,
+    external,
+)
 from netpolicy.semantics.intervals import IntervalSet, cut_points
 from netpolicy.semantics.selectors import requirement_matches, selector_matches
 
@@ -38,6 +46,7 @@ __all__ = [
     "Endpoint",
     "Evaluator",
     "External",
+    "HostNetworkMode",
     "IntervalSet",
     "PodInfo",
     "RuleMatch",

@@ -34,6 +34,8 @@ class PodInfo:
     ports: tuple[ContainerPort, ...] = ()
     address: int | None = None
     """The pod IP in the shared address space, if known."""
+    host_network: bool = False
+    """A host-network pod: its traffic is the node's, so selectors never match it."""
 
     @property
     def key(self) -> str:
@@ -72,6 +74,10 @@ class CompiledPeer:
         if peer.ip_block is not None:
             # ipBlock against a pod: decided by the pod's IP (as the conformance tests do)
             return pod.address is not None and pod.address in self.addresses
+        if pod.host_network:
+            # "traffic to/from hostNetwork pods is treated the same as all other traffic to/from
+            # the node IP" (the most common implementation, per the NetworkPolicy docs)
+            return False
         if peer.namespace_selector is not None:
             # "namespaceSelector: selects namespaces using cluster-scoped labels"
             if not selector_matches(peer.namespace_selector, pod.namespace_labels):
@@ -185,9 +191,12 @@ class CompiledPolicy:
 
     def selects(self, pod: PodInfo) -> bool:
         # "podSelector selects the pods to which this NetworkPolicy object applies ...
-        # An empty podSelector selects all pods in this namespace"
-        return pod.namespace == self.policy.namespace and selector_matches(
-            self.policy.pod_selector, pod.labels
+        # An empty podSelector selects all pods in this namespace"; host-network pods are
+        # ignored by podSelector in the common implementation
+        return (
+            not pod.host_network
+            and pod.namespace == self.policy.namespace
+            and selector_matches(self.policy.pod_selector, pod.labels)
         )
 
     def rules(self, direction: Direction) -> tuple[CompiledRule, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from netpolicy.model import Cluster, Pod, Protocol, SourceRef
 from netpolicy.semantics.addresses import address_value
@@ -78,11 +79,18 @@ class Decision:
         return self.egress.allowed & self.ingress.allowed
 
 
+HostNetworkMode = Literal["node", "pod"]
+"""How host-network pods are treated; the NetworkPolicy docs allow both:
+`node`: "ignored by podSelector and namespaceSelector; traffic treated as traffic to/from the
+node IP" (the most common implementation); `pod`: "policies applied just like pod-network pods"."""
+
+
 class Evaluator:
     """Compiles a cluster's policies once and answers questions about pairs of endpoints."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, host_network: HostNetworkMode = "node") -> None:
         self.cluster = cluster
+        self.host_network = host_network
         self.policies: tuple[CompiledPolicy, ...] = tuple(
             compile_policy(p) for p in cluster.policies
         )
@@ -110,6 +118,7 @@ class Evaluator:
             self.namespace_labels(pod.namespace),
             pod.ports,
             address,
+            pod.host_network and self.host_network == "node",
         )
 
     def policies_selecting(self, pod: PodInfo, direction: Direction) -> list[CompiledPolicy]:
