@@ -8,7 +8,14 @@ from netpolicy.model import Cluster, Protocol
 from netpolicy.semantics import ConnectionSet, Evaluator, External, IntervalSet
 from tests.strategies import clusters
 
-PROBE_PORTS: list[tuple[Protocol, int]] = [("TCP", 53), ("TCP", 80), ("UDP", 53), ("SCTP", 85), ("TCP", 8080), ("UDP", 9999)]
+PROBE_PORTS: list[tuple[Protocol, int]] = [
+    ("TCP", 53),
+    ("TCP", 80),
+    ("UDP", 53),
+    ("SCTP", 85),
+    ("TCP", 8080),
+    ("UDP", 9999),
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -84,7 +84,11 @@ class Outcome:
 
     def summary(self, limit: int = 4) -> str:
         parts = []
-        for label, items in (("missing", self.missing), ("extra", self.extra), ("differ", self.differ)):
+        for label, items in (
+            ("missing", self.missing),
+            ("extra", self.extra),
+            ("differ", self.differ),
+        ):
             if items:
                 parts.append(f"{label} {len(items)}: " + "; ".join(items[:limit]))
         return " | ".join(parts)
@@ -123,7 +127,9 @@ def apply_focus(ours: Table, options: dict) -> Table:
     return out
 
 
-def _split(table: Table) -> tuple[Table, dict[tuple[str, str], list[tuple[IntervalSet, ConnectionSet]]]]:
+def _split(
+    table: Table,
+) -> tuple[Table, dict[tuple[str, str], list[tuple[IntervalSet, ConnectionSet]]]]:
     """Pairs of in-cluster endpoints, and per (endpoint, direction) the outside ranges."""
     inside: Table = {}
     outside: dict[tuple[str, str], list[tuple[IntervalSet, ConnectionSet]]] = {}

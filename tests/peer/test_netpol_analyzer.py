@@ -33,11 +33,7 @@ MIN_PASS_RATE = 0.95
 
 def core_entries(peer_suite: Path) -> list[dict]:
     index = json.loads((peer_suite / "index.json").read_text())
-    return [
-        e
-        for e in index
-        if e["kind"] == "connlist" and not EXCLUDED & set(e["categories"])
-    ]
+    return [e for e in index if e["kind"] == "connlist" and not EXCLUDED & set(e["categories"])]
 
 
 def run_entry(peer_suite: Path, entry: dict):
@@ -49,7 +45,6 @@ def run_entry(peer_suite: Path, entry: dict):
     focus_conn = bool(entry["options"].get("focus_conn"))
     theirs = table_of_rows(rows)
     if focus_conn:
-        ours = {k: v for k, v in ours.items()}
         theirs = {k: ours.get(k, v) for k, v in theirs.items()}
     return compare(ours, theirs, with_conns=not focus_conn)
 
