@@ -170,7 +170,8 @@ def compare(ours: Table, theirs: Table, with_conns: bool = True) -> Outcome:
             if (a != b) if with_conns else (bool(a) != bool(b)):
                 lo, hi = atom.ranges[0]
                 out.differ.append(
-                    f"{key[0]} {key[1]} outside {lo}-{hi}: ours {a.describe()} / theirs {b.describe()}"
+                    f"{key[0]} {key[1]} outside {lo}-{hi}: "
+                    f"ours {a.describe()} / theirs {b.describe()}"
                 )
                 break
     out.ok = not (out.missing or out.extra or out.differ)

@@ -46,6 +46,10 @@ class RulesetOptions:
     """`forward` for a router/node namespace that routes between pods."""
     reject: bool = True
     """Reject (TCP reset / ICMP) instead of drop, so denied connections fail at once."""
+    tcp_reset: bool = True
+    """Reject TCP with a reset, as a closed port answers; False: with ICMP admin-prohibited
+    like every other protocol, so that a prober can tell "filtered" (ICMP from the filter)
+    from "refused" (a reset from the destination itself). The lab renders with False."""
     counters: bool = True
 
 
@@ -154,8 +158,8 @@ def render_ruleset(cluster: Cluster, options: RulesetOptions | None = None) -> s
                     f"{direction}_isolated", fam, addrs, shared=False
                 )
     lines += w.sets
-    reject_tcp = "reject with tcp reset" if options.reject else "drop"
     reject_other = "reject with icmpx type admin-prohibited" if options.reject else "drop"
+    reject_tcp = "reject with tcp reset" if options.reject and options.tcp_reset else reject_other
     for direction, rules in (("egress", w.egress), ("ingress", w.ingress)):
         lines.append(f"\tchain {direction} {{")
         lines += rules
