@@ -1,8 +1,15 @@
 """All-pairs connectivity on equivalence classes of pods, with port atoms as bit masks.
 
-Every verdict below is composed from the matchers of `netpolicy.semantics` (selection,
-peer matching, port resolution); this module only evaluates them once per class instead of
-once per pod, and combines them row by row with NumPy.
+Every verdict below is composed from `netpolicy.semantics`: which classes a policy selects
+and a peer matches (`PodColumns`, the vectorized form of the same matchers), which ports a
+rule opens towards a destination (`CompiledPort.connections_for`). This module evaluates them
+once per class instead of once per pod and combines them destination by destination:
+
+    allowed(s -> d) = egress(s towards d) & ingress(d from s)
+
+where a side that no policy isolates allows everything. For each destination class d only the
+ingress rules that select d and the egress rules whose peers include d are touched, so the
+work follows the size of the policies, not pods squared.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ from netpolicy.semantics import (
     ConnectionSet,
     Evaluator,
     External,
+    HostNetworkMode,
     IntervalSet,
     address_atoms,
     cut_points,
 )
-from netpolicy.semantics.evaluate import HostNetworkMode
+from netpolicy.semantics.columns import PodColumns
 
 Mask = NDArray[np.uint64]
+Bools = NDArray[np.bool_]
+Index = NDArray[np.int64]
+Progress = Callable[[int, int], None]
 
 
 class PortAtoms:
@@ -40,14 +51,19 @@ class PortAtoms:
                 lo, hi = atom.ranges[0]
                 self.atoms.append((proto, lo, hi))
         self.words = (len(self.atoms) + 63) // 64
-        self.full: Mask = self.mask(ConnectionSet.all())
         self._cache: dict[bytes, ConnectionSet] = {}
+        self._masks: dict[ConnectionSet, Mask] = {}
+        self.full: Mask = self.mask(ConnectionSet.all())
 
     def mask(self, conns: ConnectionSet) -> Mask:
+        found = self._masks.get(conns)
+        if found is not None:
+            return found
         out = np.zeros(self.words, dtype=np.uint64)
         for i, (proto, lo, _hi) in enumerate(self.atoms):
             if lo in conns.ports(proto):
                 out[i >> 6] |= np.uint64(1 << (i & 63))
+        self._masks[conns] = out
         return out
 
     def connections(self, mask: Mask) -> ConnectionSet:
@@ -64,20 +80,24 @@ class PortAtoms:
 
 
 @dataclass(slots=True)
-class _RuleTable:
+class _Rules:
     """One direction's rules as arrays over classes (and outside atoms)."""
 
-    selects: NDArray[np.bool_]  # rules x classes: the rule's policy selects the class
-    peer_pods: NDArray[np.bool_]  # rules x classes: a peer of the rule matches the class
-    peer_outside: NDArray[np.bool_]  # rules x outside atoms
-    ports_static: NDArray[np.uint64]  # rules x words: ports for outside / non-named rules
-    ports_by_dst: dict[int, NDArray[np.uint64]]  # rule -> classes x words (named ports)
-    isolated: NDArray[np.bool_]  # classes
+    selects: list[Index]  # per rule: the classes its policy selects
+    peers: list[Index]  # per rule: the classes a peer of the rule matches
+    peers_outside: list[Index]  # per rule: the outside atoms it matches
+    static: list[Mask]  # per rule: the ports it opens regardless of destination
+    by_destination: dict[int, Mask]  # rule -> classes x words, for rules with named ports
+    isolated: Bools
+
+    def ports_towards(self, rule: int, dst: int) -> Mask:
+        named = self.by_destination.get(rule)
+        return self.static[rule] if named is None else named[dst]
 
 
 @dataclass(slots=True)
 class Connectivity:
-    """Allowed connections between classes and outside ranges; expand with `pairs()`."""
+    """Allowed connections between classes and outside ranges; expand with `pod_pairs()`."""
 
     evaluator: Evaluator
     classes: list[PodClass]
@@ -88,10 +108,6 @@ class Connectivity:
     from_outside: dict[tuple[int, int], ConnectionSet] = field(default_factory=dict)
     isolated_ingress: list[bool] = field(default_factory=list)
     isolated_egress: list[bool] = field(default_factory=list)
-
-    def class_of(self) -> dict[int, int]:
-        """id(pod) -> class index."""
-        return {id(p): c.index for c in self.classes for p in c.pods}
 
     def pod_pairs(self) -> Iterator[tuple[Pod | IntervalSet, Pod | IntervalSet, ConnectionSet]]:
         """Every allowed (src, dst, connections), pods expanded, self pairs left out."""
@@ -108,114 +124,218 @@ class Connectivity:
                 yield self.outside[e], dst, conns
 
 
-def _build_table(
+def _named_port_masks(
+    rules: list[CompiledRule], classes: list[PodClass], atoms: PortAtoms
+) -> dict[object, Mask]:
+    """classes x words per distinct named port entry (protocol, name), resolved per class."""
+    out: dict[object, Mask] = {}
+    for rule in rules:
+        for port in rule.ports:
+            key = (port.port.protocol, str(port.port.port))
+            if port.is_named and key not in out:
+                out[key] = np.array(
+                    [atoms.mask(port.connections_for(c.representative)) for c in classes],
+                    dtype=np.uint64,
+                ).reshape(len(classes), atoms.words)
+    return out
+
+
+def _rules(
     evaluator: Evaluator,
+    columns: PodColumns,
     classes: list[PodClass],
     outside: list[IntervalSet],
     atoms: PortAtoms,
     direction: str,
-) -> _RuleTable:
+) -> _Rules:
     n = len(classes)
-    reps = [c.representative for c in classes]
-    rules: list[CompiledRule] = []
-    selects: list[NDArray[np.bool_]] = []
-    isolated = np.zeros(n, dtype=bool)
+    table = _Rules([], [], [], [], {}, np.zeros(n, dtype=bool))
+    compiled: list[CompiledRule] = []
     for cp in evaluator.policies:
         if not cp.isolates(direction):  # type: ignore[arg-type]
             continue
-        sel = np.fromiter((cp.selects(r) for r in reps), dtype=bool, count=n)
-        isolated |= sel
+        selected = columns.selected_by(cp)
+        table.isolated |= selected
         for rule in cp.rules(direction):  # type: ignore[arg-type]
-            rules.append(rule)
-            selects.append(sel)
-    r = len(rules)
-    table = _RuleTable(
-        selects=np.array(selects, dtype=bool).reshape(r, n),
-        peer_pods=np.zeros((r, n), dtype=bool),
-        peer_outside=np.zeros((r, len(outside)), dtype=bool),
-        ports_static=np.zeros((r, atoms.words), dtype=np.uint64),
-        ports_by_dst={},
-        isolated=isolated,
-    )
-    for i, rule in enumerate(rules):
-        table.peer_pods[i] = [bool(rule.matching_peers(rep)) for rep in reps]
-        table.peer_outside[i] = [bool(rule.matching_peers(External(a))) for a in outside]
-        table.ports_static[i] = atoms.mask(rule.static_connections())
+            compiled.append(rule)
+            table.selects.append(selected)
+    named = _named_port_masks(compiled, classes, atoms)
+    # identical selections, peers and port specs share one array (memory at scale)
+    index_cache: dict[object, Index] = {}
+    per_dst_cache: dict[object, Mask] = {}
+
+    def indices(key: object, mask: Bools) -> Index:
+        found = index_cache.get(key)
+        if found is None:
+            found = np.flatnonzero(mask).astype(np.int64)
+            index_cache[key] = found
+        return found
+
+    table.selects = [indices(("sel", id(m)), m) for m in table.selects]  # type: ignore[arg-type]
+    for rule in compiled:
+        peer_key = (rule.policy.namespace, tuple(p.peer for p in rule.peers))
+        found = index_cache.get(("peers", peer_key))
+        if found is None:
+            mask = np.zeros(n, dtype=bool)
+            for peer in rule.peers:
+                mask |= columns.matched_by(peer)
+            found = indices(("peers", peer_key), mask)
+        table.peers.append(found)
+        out = index_cache.get(("out", peer_key))
+        if out is None:
+            out = indices(
+                ("out", peer_key),
+                np.fromiter(
+                    (bool(rule.matching_peers(External(a))) for a in outside),
+                    dtype=bool,
+                    count=len(outside),
+                ),
+            )
+        table.peers_outside.append(out)
+        static = atoms.mask(rule.static_connections())
+        table.static.append(static)
         if rule.has_named_ports:
-            table.ports_by_dst[i] = np.array(
-                [atoms.mask(rule.connections_for(rep)) for rep in reps], dtype=np.uint64
-            ).reshape(n, atoms.words)
+            names = tuple(
+                sorted({(p.port.protocol, str(p.port.port)) for p in rule.ports if p.is_named})
+            )
+            key = (static.tobytes(), names)
+            per_dst = per_dst_cache.get(key)
+            if per_dst is None:
+                per_dst = np.broadcast_to(static, (n, atoms.words)).copy()
+                for name in names:
+                    per_dst |= named[name]
+                per_dst_cache[key] = per_dst
+            table.by_destination[len(table.static) - 1] = per_dst
     return table
 
 
 def _port_sets(evaluator: Evaluator, classes: list[PodClass]) -> list[ConnectionSet]:
+    """Every port set a rule can open: the cuts of the port atoms."""
     sets: list[ConnectionSet] = []
+    named: set[tuple[str, str]] = set()
     for cp in evaluator.policies:
         for rule in (*cp.ingress, *cp.egress):
             sets.append(rule.static_connections())
-            if rule.has_named_ports:
-                sets.extend(rule.connections_for(c.representative) for c in classes)
+            named.update((p.port.protocol, str(p.port.port)) for p in rule.ports if p.is_named)
+    for c in classes:
+        for cport in c.representative.ports:
+            if (cport.protocol, cport.name) in named:
+                sets.append(ConnectionSet.port(cport.protocol, cport.port))
     return sets
+
+
+@dataclass(slots=True)
+class _Relation:
+    """Sparse (src, dst) -> port mask, keys `src * n_dst + dst`, sorted and unique."""
+
+    keys: NDArray[np.int64]
+    masks: Mask  # len(keys) x words
+
+
+def _relation(
+    rules: _Rules, direction: str, n_dst: int, words: int, outside: bool = False
+) -> _Relation:
+    """Every (src, dst) some rule of `rules` allows, OR-ing the ports of all such rules.
+
+    For ingress the policy's selected classes are the destinations and the peers the sources;
+    for egress the other way round. With `outside`, the peers are outside atoms.
+    """
+    keys: list[NDArray[np.int64]] = []
+    masks: list[Mask] = []
+    peers_of = rules.peers_outside if outside else rules.peers
+    for r, subjects in enumerate(rules.selects):
+        peers = peers_of[r]
+        if not len(subjects) or not len(peers):
+            continue
+        srcs, dsts = (peers, subjects) if direction == "ingress" else (subjects, peers)
+        keys.append(np.add.outer(srcs * n_dst, dsts).ravel())
+        named = rules.by_destination.get(r)
+        if named is None or (outside and direction == "egress"):
+            masks.append(np.broadcast_to(rules.static[r], (len(srcs) * len(dsts), words)))
+        else:
+            # named ports resolve on the destination: the columns of the outer product
+            masks.append(np.tile(named[dsts], (len(srcs), 1)))
+    if not keys:
+        return _Relation(np.zeros(0, dtype=np.int64), np.zeros((0, words), dtype=np.uint64))
+    all_keys = np.concatenate(keys)
+    all_masks = np.concatenate(masks)
+    order = np.argsort(all_keys, kind="stable")
+    all_keys, all_masks = all_keys[order], all_masks[order]
+    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
+    return _Relation(all_keys[starts], np.bitwise_or.reduceat(all_masks, starts, axis=0))
+
+
+def _emit(
+    target: dict[tuple[int, int], ConnectionSet],
+    keys: NDArray[np.int64],
+    masks: Mask,
+    n_dst: int,
+    atoms: PortAtoms,
+) -> None:
+    """Store non-empty masks as ConnectionSets, one conversion per distinct mask."""
+    keep = masks.any(axis=1)
+    keys, masks = keys[keep], masks[keep]
+    if not len(keys):
+        return
+    uniq, inverse = np.unique(masks, axis=0, return_inverse=True)
+    sets = [atoms.connections(u) for u in uniq]
+    for key, i in zip(keys.tolist(), inverse.ravel().tolist(), strict=True):
+        target[divmod(key, n_dst)] = sets[i]
 
 
 def compute_connectivity(
     cluster: Cluster,
     evaluator: Evaluator | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     host_network: HostNetworkMode = "node",
 ) -> Connectivity:
     """Every allowed connection of the cluster, computed once per pair of classes."""
     evaluator = evaluator or Evaluator(cluster, host_network)
-    pods = list(cluster.pods)
-    classes = build_classes(evaluator, pods)
-    uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in pods)
+    classes = build_classes(evaluator, list(cluster.pods))
+    columns = PodColumns([c.representative for c in classes])
+    uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in cluster.pods)
     outside = address_atoms(ip_block_sets(evaluator.policies), ipv6=uses_ipv6 or None)
     atoms = PortAtoms(_port_sets(evaluator, classes))
-    ingress = _build_table(evaluator, classes, outside, atoms, "ingress")
-    egress = _build_table(evaluator, classes, outside, atoms, "egress")
+    ingress = _rules(evaluator, columns, classes, outside, atoms, "ingress")
+    egress = _rules(evaluator, columns, classes, outside, atoms, "egress")
     result = Connectivity(evaluator, classes, outside, atoms)
     result.isolated_ingress = [bool(x) for x in ingress.isolated]
     result.isolated_egress = [bool(x) for x in egress.isolated]
-    n, w = len(classes), atoms.words
+    total = len(classes) + len(outside)
+    n, w, e_count = len(classes), atoms.words, len(outside)
+    in_iso, eg_iso = ingress.isolated, egress.isolated
     full = atoms.full
 
-    def ingress_towards(peer_row: NDArray[np.bool_]) -> Mask:
-        """classes x words: what each destination class's ingress allows from one source."""
-        col = np.where(ingress.isolated[:, None], np.uint64(0), full[None, :]).astype(np.uint64)
-        for i in np.flatnonzero(peer_row):
-            ports = ingress.ports_by_dst.get(int(i))
-            if ports is None:
-                col[ingress.selects[i]] |= ingress.ports_static[i]
-            else:
-                col[ingress.selects[i]] |= ports[ingress.selects[i]]
-        return col
+    # pods to pods, by which sides are isolated
+    allowed_in = _relation(ingress, "ingress", n, w)
+    allowed_eg = _relation(egress, "egress", n, w)
+    in_src = allowed_in.keys // n
+    eg_dst = allowed_eg.keys % n
+    both, i_in, i_eg = np.intersect1d(allowed_in.keys, allowed_eg.keys, return_indices=True)
+    _emit(result.class_pairs, both, allowed_in.masks[i_in] & allowed_eg.masks[i_eg], n, atoms)
+    only_in = ~eg_iso[in_src]  # the source's egress is open: ingress decides
+    _emit(result.class_pairs, allowed_in.keys[only_in], allowed_in.masks[only_in], n, atoms)
+    only_eg = ~in_iso[eg_dst]  # the destination's ingress is open: egress decides
+    _emit(result.class_pairs, allowed_eg.keys[only_eg], allowed_eg.masks[only_eg], n, atoms)
+    open_src, open_dst = np.flatnonzero(~eg_iso), np.flatnonzero(~in_iso)
+    if len(open_src) and len(open_dst):
+        keys = np.add.outer(open_src.astype(np.int64) * n, open_dst).ravel()
+        _emit(result.class_pairs, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
+    if progress is not None:
+        progress(n, total)
 
-    for s in range(n):
-        if egress.isolated[s]:
-            row = np.zeros((n, w), dtype=np.uint64)
-            row_out = np.zeros((len(outside), w), dtype=np.uint64)
-            for i in np.flatnonzero(egress.selects[:, s]):
-                ports = egress.ports_by_dst.get(int(i))
-                peers = egress.peer_pods[i]
-                if ports is None:
-                    row[peers] |= egress.ports_static[i]
-                else:
-                    row[peers] |= ports[peers]
-                row_out[egress.peer_outside[i]] |= egress.ports_static[i]
-        else:
-            row = np.broadcast_to(full, (n, w)).copy()
-            row_out = np.broadcast_to(full, (len(outside), w)).copy()
-        allowed = row & ingress_towards(ingress.peer_pods[:, s])
-        for d in np.flatnonzero(allowed.any(axis=1)):
-            result.class_pairs[(s, int(d))] = atoms.connections(allowed[d])
-        for t in np.flatnonzero(row_out.any(axis=1)):
-            result.to_outside[(s, int(t))] = atoms.connections(row_out[t])
-        if progress is not None:
-            progress(s + 1, n + len(outside))
-    for e in range(len(outside)):
-        col = ingress_towards(ingress.peer_outside[:, e])
-        for d in np.flatnonzero(col.any(axis=1)):
-            result.from_outside[(e, int(d))] = atoms.connections(col[d])
-        if progress is not None:
-            progress(n + e + 1, n + len(outside))
+    # outside atoms to pods: only the pod's ingress applies
+    from_out = _relation(ingress, "ingress", n, w, outside=True)
+    _emit(result.from_outside, from_out.keys, from_out.masks, n, atoms)
+    if len(open_dst):
+        keys = np.add.outer(np.arange(e_count, dtype=np.int64) * n, open_dst).ravel()
+        _emit(result.from_outside, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
+    # pods to outside atoms: only the pod's egress applies; named ports never match there
+    to_out = _relation(egress, "egress", e_count, w, outside=True)
+    _emit(result.to_outside, to_out.keys, to_out.masks, e_count, atoms)
+    if len(open_src):
+        keys = np.add.outer(open_src.astype(np.int64) * e_count, np.arange(e_count)).ravel()
+        _emit(result.to_outside, keys, np.broadcast_to(full, (len(keys), w)), e_count, atoms)
+    if progress is not None:
+        progress(total, total)
     return result

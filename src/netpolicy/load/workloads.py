@@ -90,10 +90,18 @@ def stand_in_pods(workloads: Iterable[Workload], pods: Iterable[Pod]) -> list[Po
 
     A workload counts as covered when a live pod or another loaded workload (a Deployment's
     ReplicaSet, a CronJob's Job) names it as controller; that one then stands for its pods.
+    Pods owned by a ReplicaSet `<deployment>-<hash>` or a Job `<cronjob>-<n>` that was not
+    loaded cover that Deployment or CronJob (the controllers name their children so).
     """
     workloads = list(workloads)
     owned = {(p.namespace, p.owner) for p in pods if p.owner is not None}
     owned |= {(w.namespace, w.owner) for w in workloads if w.owner is not None}
+    parents = {"ReplicaSet": "Deployment", "Job": "CronJob"}
+    owned |= {
+        (ns, OwnerRef(parents[o.kind], o.name.rsplit("-", 1)[0]))
+        for ns, o in list(owned)
+        if o is not None and o.kind in parents and "-" in o.name
+    }
     stand_ins = []
     for w in workloads:
         owner = OwnerRef(w.kind, w.name)
