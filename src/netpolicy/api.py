@@ -73,10 +73,21 @@ def connectivity(cluster: Cluster, host_network: HostNetworkMode = "node") -> Co
     return compute_connectivity(cluster, host_network=host_network)
 
 
+AUTO_WORKLOADS = 1000
+"""Above this many pods, connlist aggregates pods to their workloads unless told otherwise."""
+
+
+def prefers_workloads(cluster: Cluster) -> bool:
+    """At scale, replicas are listed once per workload, never pod by pod."""
+    return len(cluster.pods) > AUTO_WORKLOADS and any(
+        p.owner is not None and not p.from_template for p in cluster.pods
+    )
+
+
 def connlist(
     cluster: Cluster,
     *,
-    workloads: bool = False,
+    workloads: bool | None = None,
     focus: str | None = None,
     namespace: str | None = None,
     timings: Timings | None = None,
@@ -86,6 +97,8 @@ def connlist(
     result = compute_connectivity(cluster, host_network=host_network)
     if timings is not None:
         started = timings.add("compute", started)
+    if workloads is None:
+        workloads = prefers_workloads(cluster)
     conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
     if timings is not None:
         timings.add("aggregate", started)

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
+from netpolicy.cli.lab import lab_app
 from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, render_connlist
 from netpolicy.render.decision import decision_to_dict
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(lab_app, name="lab")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -100,8 +102,14 @@ def connlist(
         typer.Option("-n", "--namespace", help="Only connections touching this namespace."),
     ] = None,
     workloads: Annotated[
-        bool, typer.Option("--workloads", help="Aggregate pods to their owning workloads.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--workloads/--pods",
+            help="Aggregate pods to their owning workloads, or list every pod. "
+            f"Default: workloads above {api.AUTO_WORKLOADS} pods, pods otherwise.",
+            show_default=False,
+        ),
+    ] = None,
     profile: Profile = False,
     host_network: HostNetwork = "node",
 ) -> None:
@@ -113,6 +121,13 @@ def connlist(
     started = time.perf_counter()
     data = _load(paths)
     started = timings.add("load", started)
+    if workloads is None and api.prefers_workloads(data.cluster):
+        err.print(
+            f"note: {len(data.cluster.pods)} pods: listing connections per workload "
+            "(--pods for every pod)",
+            style="dim",
+        )
+        workloads = True
     conns = api.connlist(
         data.cluster,
         workloads=workloads,

@@ -13,20 +13,25 @@ FORMATS = ("txt", "json", "csv", "md", "dot")
 
 
 def render_json(conns: Sequence[Connection]) -> str:
-    doc = {
-        "apiVersion": "netpolicy/v1",
-        "kind": "ConnectivityList",
-        "connections": [
-            {
-                "src": c.src,
-                "dst": c.dst,
-                "all": c.connections.is_all(),
-                "ports": c.connections.to_contract(),
-            }
-            for c in conns
-        ],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    """The ConnectivityList document, one connection per line (fast and diff-friendly)."""
+    tails: dict[int, str] = {}
+    lines = []
+    for c in conns:
+        tail = tails.get(id(c.connections))
+        if tail is None:
+            tail = (
+                f', "all": {"true" if c.connections.is_all() else "false"}, '
+                f'"ports": {json.dumps(c.connections.to_contract())}}}'
+            )
+            tails[id(c.connections)] = tail
+        lines.append(f'    {{"src": {json.dumps(c.src)}, "dst": {json.dumps(c.dst)}{tail}')
+    body = ",\n".join(lines)
+    return (
+        '{"apiVersion": "netpolicy/v1", "kind": "ConnectivityList", "connections": [\n'
+        + body
+        + ("\n" if lines else "")
+        + "]}\n"
+    )
 
 
 def render_txt(conns: Sequence[Connection]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from netpolicy.model import Cluster, Pod, Protocol, SourceRef
+from netpolicy.model import Cluster, NetworkPolicy, Pod, Protocol, SourceRef
 from netpolicy.semantics.addresses import address_value
 from netpolicy.semantics.compile import (
     CompiledPolicy,
@@ -86,20 +86,45 @@ node IP" (the most common implementation); `pod`: "policies applied just like po
 
 
 class Evaluator:
-    """Compiles a cluster's policies once and answers questions about pairs of endpoints."""
+    """Compiles a cluster's policies once and answers questions about pairs of endpoints.
+
+    Policies are compiled on first use, namespace by namespace, so that one question about a
+    large cluster (`explain`) does not pay for compiling every policy.
+    """
 
     def __init__(self, cluster: Cluster, host_network: HostNetworkMode = "node") -> None:
         self.cluster = cluster
         self.host_network = host_network
-        self.policies: tuple[CompiledPolicy, ...] = tuple(
-            compile_policy(p) for p in cluster.policies
-        )
         self._ns_labels = {
             ns.name: namespace_labels(ns.name, dict(ns.labels)) for ns in cluster.namespaces
         }
+        self._raw_by_namespace: dict[str, list[NetworkPolicy]] = {}
+        for p in cluster.policies:
+            self._raw_by_namespace.setdefault(p.namespace, []).append(p)
+        self._compiled: dict[int, CompiledPolicy] = {}
         self._by_namespace: dict[str, list[CompiledPolicy]] = {}
-        for cp in self.policies:
-            self._by_namespace.setdefault(cp.policy.namespace, []).append(cp)
+        self._all: tuple[CompiledPolicy, ...] | None = None
+
+    def _compile(self, policy: NetworkPolicy) -> CompiledPolicy:
+        found = self._compiled.get(id(policy))
+        if found is None:
+            found = compile_policy(policy)
+            self._compiled[id(policy)] = found
+        return found
+
+    @property
+    def policies(self) -> tuple[CompiledPolicy, ...]:
+        """Every policy of the cluster, compiled, in input order."""
+        if self._all is None:
+            self._all = tuple(self._compile(p) for p in self.cluster.policies)
+        return self._all
+
+    def namespace_policies(self, namespace: str) -> list[CompiledPolicy]:
+        found = self._by_namespace.get(namespace)
+        if found is None:
+            found = [self._compile(p) for p in self._raw_by_namespace.get(namespace, ())]
+            self._by_namespace[namespace] = found
+        return found
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         return self._ns_labels.get(name) or namespace_labels(name, None)
@@ -125,7 +150,7 @@ class Evaluator:
         """The policies that select `pod` and isolate it in `direction`."""
         return [
             cp
-            for cp in self._by_namespace.get(pod.namespace, ())
+            for cp in self.namespace_policies(pod.namespace)
             if cp.isolates(direction) and cp.selects(pod)
         ]
 
@@ -218,7 +243,8 @@ class Evaluator:
         return Decision(allowed, None, None, egress, ingress, self_traffic, notes)
 
     def _matched_by_ip_block(self, match: RuleMatch, side_: Side) -> bool:
-        for cp in self.policies:
+        namespace = match.policy.split("/", 1)[0]
+        for cp in self.namespace_policies(namespace):
             if cp.key == match.policy:
                 rule = cp.rules(side_.direction)[match.rule_index]
                 return rule.peers[match.peer_index].is_ip_block
