@@ -70,8 +70,12 @@ def resolve(cluster: Cluster, evaluator: Evaluator, text: str) -> Resolved:
     if owned:
         pod = owned[0]
         note = f"{len(owned)} pods of this workload; showing {pod.key}" if len(owned) > 1 else ""
-        owner_kind = kind or (pod.owner.kind if pod.owner else "Pod")
-        return Resolved(f"{ns}/{rest}[{owner_kind}]", evaluator.pod_info(pod), pod, note)
+        owner = pod.owner
+        if owner is not None and owner.name == rest:
+            label = f"{ns}/{rest}[{owner.kind}]" if owner.kind else f"{ns}/{rest}"
+        else:  # pods of the Deployment's ReplicaSet `<rest>-<hash>`
+            label = f"{ns}/{rest}[Deployment]"
+        return Resolved(label, evaluator.pod_info(pod), pod, note)
     raise EndpointError(f"{text}: no pod, workload or address of that name in the input")
 
 

@@ -50,6 +50,7 @@ def decision_to_dict(
         "dst": dst,
         "protocol": decision.protocol,
         "port": decision.port,
+        "portNumber": decision.port_number,
         "allowed": decision.allowed,
         "selfTraffic": decision.self_traffic,
         "connections": decision.connections.to_contract(),

@@ -160,8 +160,11 @@ def render_decision(
         if decision.allowed
         else Text("DENIED", style="bold red")
     )
+    port = decision.port
+    if isinstance(port, str) and decision.port_number is not None:
+        port = f"{port} ({decision.port_number})"
     what = (
-        f"{decision.protocol} {decision.port}"
+        f"{decision.protocol} {port}"
         if decision.port is not None
         else (decision.connections.describe() if decision.allowed else "any port")
     )

@@ -73,6 +73,8 @@ class Decision:
     ingress: Side
     self_traffic: bool = False
     notes: tuple[str, ...] = field(default=())
+    port_number: int | None = None
+    """The number a named `port` resolved to on the destination, if it did."""
 
     @property
     def connections(self) -> ConnectionSet:
@@ -230,7 +232,9 @@ class Evaluator:
                         "for pod IPs"
                     )
                     break
-        return Decision(allowed, protocol, port, egress, ingress, self_traffic, tuple(notes))
+        return Decision(
+            allowed, protocol, port, egress, ingress, self_traffic, tuple(notes), number
+        )
 
     def decide_all(self, src: Endpoint, dst: Endpoint) -> Decision:
         """The verdict over every port: allowed when any (protocol, port) is."""
