@@ -1,4 +1,4 @@
-"""Imports only point down: cli -> render/analysis/enforce/lab -> semantics -> model; load -> model."""
+"""Imports only point down: cli -> render/analysis/enforce/lab -> semantics -> model."""
 
 from __future__ import annotations
 
