@@ -96,7 +96,8 @@ def connlist(
     started = time.perf_counter()
     result = compute_connectivity(cluster, host_network=host_network)
     if timings is not None:
-        started = timings.add("compute", started)
+        timings.phases.update(result.timings)
+        started = time.perf_counter()
     if workloads is None:
         workloads = prefers_workloads(cluster)
     conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netpolicy.model import Pod
-from netpolicy.semantics import CompiledPolicy, Evaluator, IntervalSet, PodInfo
+from netpolicy.semantics import CompiledPolicy, Evaluator, IntervalSet, PodInfo, address_value
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ work follows the size of the policies, not pods squared.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -108,6 +109,8 @@ class Connectivity:
     from_outside: dict[tuple[int, int], ConnectionSet] = field(default_factory=dict)
     isolated_ingress: list[bool] = field(default_factory=list)
     isolated_egress: list[bool] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase: classes, rules (selectors and peers per class), combine."""
 
     def pod_pairs(self) -> Iterator[tuple[Pod | IntervalSet, Pod | IntervalSet, ConnectionSet]]:
         """Every allowed (src, dst, connections), pods expanded, self pairs left out."""
@@ -290,8 +293,10 @@ def compute_connectivity(
     host_network: HostNetworkMode = "node",
 ) -> Connectivity:
     """Every allowed connection of the cluster, computed once per pair of classes."""
+    started = time.perf_counter()
     evaluator = evaluator or Evaluator(cluster, host_network)
     classes = build_classes(evaluator, list(cluster.pods))
+    after_classes = time.perf_counter()
     columns = PodColumns([c.representative for c in classes])
     uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in cluster.pods)
     outside = address_atoms(ip_block_sets(evaluator.policies), ipv6=uses_ipv6 or None)
@@ -299,6 +304,9 @@ def compute_connectivity(
     ingress = _rules(evaluator, columns, classes, outside, atoms, "ingress")
     egress = _rules(evaluator, columns, classes, outside, atoms, "egress")
     result = Connectivity(evaluator, classes, outside, atoms)
+    after_rules = time.perf_counter()
+    result.timings["classes"] = after_classes - started
+    result.timings["rules"] = after_rules - after_classes
     result.isolated_ingress = [bool(x) for x in ingress.isolated]
     result.isolated_egress = [bool(x) for x in egress.isolated]
     total = len(classes) + len(outside)
@@ -338,4 +346,5 @@ def compute_connectivity(
         _emit(result.to_outside, keys, np.broadcast_to(full, (len(keys), w)), e_count, atoms)
     if progress is not None:
         progress(total, total)
+    result.timings["combine"] = time.perf_counter() - after_rules
     return result

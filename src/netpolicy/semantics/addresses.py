@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from netpolicy.model import IPBlock
 from netpolicy.semantics.intervals import IntervalSet, cut_points
@@ -15,6 +16,10 @@ ALL_ADDRESSES = IPV4 | IPV6
 
 def address_value(ip: str) -> int:
     """The integer of an IPv4 or IPv6 address in the shared space (raises ValueError)."""
+    try:  # the common case, fast: a dotted-quad IPv4 address
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+    except OSError:
+        pass
     addr = ipaddress.ip_address(ip.strip())
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return int(addr.ipv4_mapped)
