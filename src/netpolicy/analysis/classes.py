@@ -56,18 +56,23 @@ def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
     by_key: dict[tuple[object, ...], PodClass] = {}
     classes: list[PodClass] = []
     for pod in pods:
-        info = evaluator.pod_info(pod)
         label_key = tuple((k, v) for k, v in pod.labels if k in keys)
-        port_key = tuple(
-            sorted((p.name, p.protocol, p.port) for p in pod.ports if p.name in port_names)
+        port_key = (
+            tuple(sorted((p.name, p.protocol, p.port) for p in pod.ports if p.name in port_names))
+            if port_names
+            else ()
         )
-        block_key = (
-            tuple(info.address is not None and info.address in b for b in blocks) if blocks else ()
-        )
+        block_key: tuple[bool, ...] = ()
+        if blocks and pod.ip:
+            try:
+                address: int | None = address_value(pod.ip)
+            except ValueError:
+                address = None
+            block_key = tuple(address is not None and address in b for b in blocks)
         key = (pod.namespace, pod.host_network, label_key, port_key, block_key)
         cls = by_key.get(key)
         if cls is None:
-            cls = PodClass(len(classes), info, [])
+            cls = PodClass(len(classes), evaluator.pod_info(pod), [])
             by_key[key] = cls
             classes.append(cls)
         cls.pods.append(pod)
