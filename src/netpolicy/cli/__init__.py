@@ -28,8 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 Paths = Annotated[
     list[str] | None,
@@ -147,16 +147,13 @@ def connlist(
 def parse_port(text: str) -> tuple[Protocol, int | str]:
     """`80`, `80/TCP`, `UDP/53`, `http`, `dns/UDP` → (protocol, port)."""
     parts = [p for p in text.replace(":", "/").split("/") if p]
-    protocol: Protocol = "TCP"
+    protocols = [p.upper() for p in parts if p.upper() in PROTOCOLS]
+    ports = [p for p in parts if p.upper() not in PROTOCOLS]
+    protocol: Protocol = protocols[0] if protocols else "TCP"  # type: ignore[assignment]
     port: int | str | None = None
-    for part in parts:
-        if part.upper() in PROTOCOLS:
-            protocol = part.upper()  # type: ignore[assignment]
-        elif part.isdigit():
-            port = int(part)
-        else:
-            port = part
-    if port is None or len(parts) > 2:
+    if len(ports) == 1:
+        port = int(ports[0]) if ports[0].isdigit() else ports[0]
+    if port is None or len(parts) > 2 or len(protocols) > 1:
         raise ValueError(f"--port {text!r}: expected PORT[/PROTOCOL], e.g. 80/TCP or http")
     if isinstance(port, int) and not 1 <= port <= 65535:
         raise ValueError(f"--port {text!r}: port must be in 1..65535")
