@@ -27,3 +27,19 @@ def peer_suite() -> Path:
     if shared is None:
         pytest.skip("../shared/peer-suites is absent (set NETPOLICY_SHARED to its folder)")
     return shared / "peer-suites" / "netpol-analyzer"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="Rewrite golden files (e.g. tests/enforce/golden/*.nft) instead of comparing.",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    """True when goldens are to be rewritten: --update-goldens or NETPOLICY_UPDATE_GOLDENS=1."""
+    flag = bool(request.config.getoption("--update-goldens"))
+    return flag or os.environ.get("NETPOLICY_UPDATE_GOLDENS") == "1"

@@ -105,7 +105,8 @@ class _Writer:
         self, hint: str, family: _Family, addresses: IntervalSet, shared: bool = True
     ) -> str:
         """A set of addresses (shared by content unless asked not to); returns its name."""
-        key = (family.name, addresses.ranges) if shared else (hint, ())
+        # unshared sets are keyed by hint *and* family: one name per family, never one for both
+        key = (family.name, addresses.ranges) if shared else (f"{hint}/{family.name}", ())
         found = self._set_names.get(key)
         if found is not None:
             return found
