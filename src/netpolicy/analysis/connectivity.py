@@ -153,16 +153,6 @@ def _rules(
 ) -> _Rules:
     n = len(classes)
     table = _Rules([], [], [], [], {}, np.zeros(n, dtype=bool))
-    compiled: list[CompiledRule] = []
-    for cp in evaluator.policies:
-        if not cp.isolates(direction):  # type: ignore[arg-type]
-            continue
-        selected = columns.selected_by(cp)
-        table.isolated |= selected
-        for rule in cp.rules(direction):  # type: ignore[arg-type]
-            compiled.append(rule)
-            table.selects.append(selected)
-    named = _named_port_masks(compiled, classes, atoms)
     # identical selections, peers and port specs share one array (memory at scale)
     index_cache: dict[object, Index] = {}
     per_dst_cache: dict[object, Mask] = {}
@@ -174,7 +164,16 @@ def _rules(
             index_cache[key] = found
         return found
 
-    table.selects = [indices(("sel", id(m)), m) for m in table.selects]  # type: ignore[arg-type]
+    compiled: list[CompiledRule] = []
+    for cp in evaluator.policies:
+        if not cp.isolates(direction):  # type: ignore[arg-type]
+            continue
+        selected = columns.selected_by(cp)
+        table.isolated |= selected
+        for rule in cp.rules(direction):  # type: ignore[arg-type]
+            compiled.append(rule)
+            table.selects.append(indices(("sel", id(cp)), selected))
+    named = _named_port_masks(compiled, classes, atoms)
     for rule in compiled:
         peer_key = (rule.policy.namespace, tuple(p.peer for p in rule.peers))
         found = index_cache.get(("peers", peer_key))

@@ -8,7 +8,7 @@ over every pod with NumPy indexing. Property tests check both paths agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,7 +32,7 @@ class PodColumns:
         self.namespace_index = np.fromiter(
             (ns_pos[p.namespace] for p in self.pods), dtype=np.int32, count=self.n
         )
-        self._namespace_labels = {}
+        self._namespace_labels: dict[str, Mapping[str, str]] = {}
         for p in self.pods:
             self._namespace_labels.setdefault(p.namespace, p.namespace_labels)
         self.host_network = np.fromiter(
