@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
+from netpolicy.cli._common import Paths, err, fail, load, out
 from netpolicy.cli.lab import lab_app
 from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, render_connlist
 from netpolicy.render.decision import decision_to_dict
-from netpolicy.render.text import render_decision, render_diagnostics, render_summary
+from netpolicy.render.text import render_decision, render_summary
 from netpolicy.semantics import HostNetworkMode
 
 app = typer.Typer(
@@ -28,16 +28,6 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-
-Paths = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Manifest files or directories (.yaml, .yml, .json); - for stdin. "
-        "None: the embedded demo cluster."
-    ),
-]
 Profile = Annotated[bool, typer.Option("--profile", help="Print where the time went (stderr).")]
 HostNetwork = Annotated[
     str,
@@ -55,24 +45,6 @@ def _host_network(value: str) -> HostNetworkMode:
     return value  # type: ignore[return-value]
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"netpolicy: {message}", style="bold red")
-    raise typer.Exit(code)
-
-
-def _load(paths: list[str] | None, quiet_info: bool = True) -> api.Input:
-    data = api.load_input(paths or [], stdin=sys.stdin)
-    shown = [d for d in data.diagnostics if not (quiet_info and d.severity == "info")]
-    render_diagnostics(err, shown)
-    if data.is_empty and not data.demo:
-        fail(
-            "no readable input: nothing to analyze"
-            if data.has_errors
-            else "the input holds no namespaces, pods, workloads or NetworkPolicies"
-        )
-    return data
-
-
 def _profile(timings: api.Timings) -> None:
     total = sum(timings.phases.values())
     parts = " · ".join(f"{k} {v:.3f}s" for k, v in timings.phases.items())
@@ -83,7 +55,7 @@ def _profile(timings: api.Timings) -> None:
 def analyze(paths: Paths = None, host_network: HostNetwork = "node") -> None:
     """What can talk to what: isolation per namespace, allowed connections, warnings."""
     mode = _host_network(host_network)
-    data = _load(paths)
+    data = load(paths)
     summary = api.analyze(data.cluster, mode)
     render_summary(out, summary, data.description, data.demo)
 
@@ -119,7 +91,7 @@ def connlist(
         fail(f"{output} output format is not supported (choose one of {', '.join(FORMATS)})")
     timings = api.Timings()
     started = time.perf_counter()
-    data = _load(paths)
+    data = load(paths)
     started = timings.add("load", started)
     if workloads is None and api.prefers_workloads(data.cluster):
         err.print(
@@ -187,7 +159,7 @@ def explain(
             fail(str(e))
     timings = api.Timings()
     started = time.perf_counter()
-    data = _load(paths)
+    data = load(paths)
     started = timings.add("load", started)
     try:
         result = api.explain(data.cluster, src, dst, protocol, number, host_network=mode)
@@ -248,7 +220,7 @@ def enforce(
             for st in rule_stats(table, netns):
                 out.print(f"{st.packets:>10} pkts {st.bytes:>12} bytes  {st.chain:<8} {st.comment}")
             return
-        data = _load(paths)
+        data = load(paths)
         cluster = data.cluster
         cidr = assign_ips or (LAB_RANGE if data.demo else None)
         if cidr is not None:

@@ -8,7 +8,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netpolicy import api
-from netpolicy.render.text import render_diagnostics
+from netpolicy.cli._common import Paths, err, fail, load, out
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -33,17 +33,6 @@ lab_app = typer.Typer(
     no_args_is_help=True,
 )
 
-# No markup: pod names, paths and messages are user text (`[x]` must print as written).
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-
-Paths = Annotated[
-    list[str] | None,
-    typer.Argument(
-        help="Manifest files or directories (.yaml, .yml, .json); - for stdin. "
-        "None: the embedded demo cluster."
-    ),
-]
 Name = Annotated[
     str | None,
     typer.Option("--name", help="The lab's prefix (as printed by `netpolicy lab up`)."),
@@ -61,30 +50,13 @@ PHASE_LABELS = {
 AGREE_ALLOWED, AGREE_DENIED, DISAGREE = ".", "X", "!"
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"netpolicy: {message}", style="bold red")
-    raise typer.Exit(code)
-
-
-def _load(paths: list[str] | None) -> api.Input:
-    data = api.load_input(paths or [], stdin=sys.stdin)
-    render_diagnostics(err, [d for d in data.diagnostics if d.severity != "info"])
-    if data.is_empty and not data.demo:
-        fail(
-            "no readable input: nothing to put in a lab"
-            if data.has_errors
-            else "the input holds no namespaces, pods, workloads or NetworkPolicies"
-        )
-    return data
-
-
 def _plan(paths: list[str] | None, ports: str = "declared") -> tuple[api.Input, LabPlan]:
     if ports not in ("declared", "policy"):
         fail(f"--ports {ports}: choose declared or policy")
     from netpolicy.lab import LabError
     from netpolicy.lab.verify import plan_lab
 
-    data = _load(paths)
+    data = load(paths, "put in a lab")
     try:
         plan = plan_lab(data.cluster, ports=cast("PortChoice", ports))
     except LabError as exc:
