@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from netpolicy.analysis.connlist import pod_name
 from netpolicy.model import Cluster, Pod
-from netpolicy.semantics import Endpoint, Evaluator, External, external
+from netpolicy.semantics import Endpoint, Evaluator, external
 
 
 class EndpointError(ValueError):
@@ -77,7 +77,3 @@ def resolve(cluster: Cluster, evaluator: Evaluator, text: str) -> Resolved:
             label = f"{ns}/{rest}[Deployment]"
         return Resolved(label, evaluator.pod_info(pod), pod, note)
     raise EndpointError(f"{text}: no pod, workload or address of that name in the input")
-
-
-def is_external(endpoint: Endpoint) -> bool:
-    return isinstance(endpoint, External)

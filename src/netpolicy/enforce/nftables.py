@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netpolicy.model import PROTOCOLS, Cluster, Pod
+from netpolicy.model import PROTOCOLS, Cluster
 from netpolicy.semantics import (
     CompiledPolicy,
     CompiledRule,
@@ -32,7 +32,6 @@ from netpolicy.semantics import (
     Evaluator,
     IntervalSet,
     PodInfo,
-    address_value,
 )
 from netpolicy.semantics.addresses import IPV4, IPV6, format_address
 
@@ -258,10 +257,3 @@ def _render_rule(
                         f"\t\t{match} {fam.name} {peer_dir} @{src_set} {ports}{counter} "
                         f"{target} {comment}".replace("  ", " ")
                     )
-
-
-def pod_address(pod: Pod) -> int | None:
-    try:
-        return address_value(pod.ip) if pod.ip else None
-    except ValueError:
-        return None

@@ -52,10 +52,6 @@ def format_range(lo: int, hi: int) -> str:
     return f"{format_address(lo)}-{format_address(hi)}"
 
 
-def format_set(s: IntervalSet) -> str:
-    return ",".join(format_range(lo, hi) for lo, hi in s)
-
-
 def address_atoms(sets: list[IntervalSet], ipv6: bool | None = None) -> list[IntervalSet]:
     """The pieces into which the given ipBlocks cut the address space (never across families).
 
