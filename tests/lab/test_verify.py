@@ -38,6 +38,7 @@ pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_CASES = sorted((REPO / "tests" / "e2e_upstream" / "cases").iterdir())
+SPEC_CASES = sorted(p for p in (REPO / "tests" / "cases").iterdir() if p.is_dir())
 
 
 def summary(report: LabReport) -> str:
@@ -125,6 +126,16 @@ PEER_SCENARIOS = {
     "ipblockstest_4": "policy",
     "onlineboutique_workloads": "declared",
 }
+
+
+@pytest.mark.parametrize("case", SPEC_CASES, ids=[c.name for c in SPEC_CASES])
+def test_spec_case_verifies(case: Path, lab_prefix: str) -> None:
+    """Every table-driven case of tests/cases (pods with IPs; workloads get lab IPs)."""
+    cluster = load_manifests([case / "manifests.yaml"]).cluster
+    if sum(1 for p in cluster.pods if not p.host_network) < 2:
+        pytest.skip("fewer than two pods: nothing to probe")
+    report = verify(cluster, prefix=lab_prefix, ports="policy")
+    assert report.ok, summary(report)
 
 
 @pytest.mark.parametrize("scenario", sorted(PEER_SCENARIOS))
