@@ -224,9 +224,11 @@ class Evaluator:
             notes.append(
                 f"port name {port!r} is not a {protocol} container port of the destination"
             )
-        for side_ in (egress, ingress):
+        for side_, peer in ((egress, dst), (ingress, src)):
+            if not isinstance(peer, PodInfo):
+                continue
             for m in side_.matches:
-                if m.rule_id and self._matched_by_ip_block(m, side_):
+                if self._matched_by_ip_block(m, side_):
                     notes.append(
                         "a pod matched an ipBlock by its IP; real network plugins may differ "
                         "for pod IPs"
