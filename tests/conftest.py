@@ -6,8 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# CI machines are shared and slow at times: never fail a property for the time it takes.
+settings.register_profile(
+    "netpolicy", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("netpolicy")
 
 
 def shared_dir() -> Path | None:
