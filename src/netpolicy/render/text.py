@@ -24,7 +24,9 @@ def render_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> N
 
 
 def _ratio(isolated: int, total: int) -> Text:
-    if total and isolated == total:
+    if total == 0:
+        return Text("no pods", style="dim")
+    if isolated == total:
         return Text(f"{isolated}/{total} isolated", style="green")
     if isolated == 0:
         return Text(f"{isolated}/{total}  open to everything", style="red")
@@ -46,7 +48,7 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
         f"{len(c.policies)} NetworkPolicies · {len(summary.connections)} allowed connections"
     )
     console.print()
-    width = max((len(r.namespace) for r in summary.isolation), default=8) + 2
+    width = max(max((len(r.namespace) for r in summary.isolation), default=0) + 2, 10)
     console.print(Text(f"{'Isolation':<{width + 2}}{'ingress':<25}egress"))
     for row in summary.isolation:
         line = Text(f"  {row.namespace:<{width}}")
