@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from netpolicy.model import Cluster, NetworkPolicy, Pod, Protocol, SourceRef
-from netpolicy.semantics.addresses import address_value
+from netpolicy.semantics.addresses import address_value, parse_range
 from netpolicy.semantics.compile import (
     CompiledPolicy,
     CompiledRule,
@@ -378,8 +378,6 @@ def _ipblock_text(peer: object) -> str:
 
 def external(address: str) -> External:
     """An outside endpoint for one address or a `first-last` range."""
-    from netpolicy.semantics.addresses import parse_range
-
     return External(parse_range(address))
 
 
