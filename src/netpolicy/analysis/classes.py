@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from netpolicy.model import Pod
-from netpolicy.semantics import CompiledPolicy, Evaluator, IntervalSet, PodInfo, address_value
+from netpolicy.semantics import (
+    CompiledPolicy,
+    Evaluator,
+    IntervalSet,
+    PodInfo,
+    address_atoms,
+    address_value,
+)
 
 
 @dataclass(slots=True)
@@ -53,6 +61,7 @@ def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
     keys = relevant_label_keys(policies)
     port_names = relevant_port_names(policies)
     blocks = ip_block_sets(policies)
+    block_starts, block_ids = _block_memberships(blocks)
     by_key: dict[tuple[object, ...], PodClass] = {}
     classes: list[PodClass] = []
     for pod in pods:
@@ -62,13 +71,14 @@ def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
             if port_names
             else ()
         )
-        block_key: tuple[bool, ...] = ()
+        block_key = -1
         if blocks and pod.ip:
             try:
-                address: int | None = address_value(pod.ip)
+                address = address_value(pod.ip)
             except ValueError:
-                address = None
-            block_key = tuple(address is not None and address in b for b in blocks)
+                pass
+            else:
+                block_key = block_ids[bisect_right(block_starts, address) - 1]
         key = (pod.namespace, pod.host_network, label_key, port_key, block_key)
         cls = by_key.get(key)
         if cls is None:
@@ -77,3 +87,17 @@ def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
             classes.append(cls)
         cls.pods.append(pod)
     return classes
+
+
+def _block_memberships(blocks: list[IntervalSet]) -> tuple[list[int], list[int]]:
+    """The address space cut by the ipBlocks: each piece's first address and an id for the
+    blocks that contain it (pieces inside the same blocks share an id)."""
+    if not blocks:
+        return [], []
+    pieces = address_atoms(blocks, ipv6=True)
+    ids: dict[tuple[bool, ...], int] = {}
+    per_piece = []
+    for piece in pieces:
+        first = piece.ranges[0][0]
+        per_piece.append(ids.setdefault(tuple(first in b for b in blocks), len(ids)))
+    return [p.ranges[0][0] for p in pieces], per_piece

@@ -15,6 +15,7 @@ work follows the size of the policies, not pods squared.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,9 +29,9 @@ from netpolicy.semantics import (
     CompiledRule,
     ConnectionSet,
     Evaluator,
-    External,
     HostNetworkMode,
     IntervalSet,
+    PodInfo,
     address_atoms,
     cut_points,
 )
@@ -47,10 +48,14 @@ class PortAtoms:
 
     def __init__(self, sets: list[ConnectionSet]) -> None:
         self.atoms: list[tuple[Protocol, int, int]] = []
+        self._starts: dict[Protocol, tuple[int, list[int]]] = {}  # first atom, atom starts
         for proto in PROTOCOLS:
+            first, starts = len(self.atoms), []
             for atom in cut_points([s.ports(proto) for s in sets], ALL_PORTS):
                 lo, hi = atom.ranges[0]
                 self.atoms.append((proto, lo, hi))
+                starts.append(lo)
+            self._starts[proto] = (first, starts)
         self.words = (len(self.atoms) + 63) // 64
         self._cache: dict[bytes, ConnectionSet] = {}
         self._masks: dict[ConnectionSet, Mask] = {}
@@ -60,10 +65,13 @@ class PortAtoms:
         found = self._masks.get(conns)
         if found is not None:
             return found
-        out = np.zeros(self.words, dtype=np.uint64)
-        for i, (proto, lo, _hi) in enumerate(self.atoms):
-            if lo in conns.ports(proto):
-                out[i >> 6] |= np.uint64(1 << (i & 63))
+        # Every set given is a union of whole atoms: a range covers the atoms starting in it.
+        bits = np.zeros(self.words * 64, dtype=bool)
+        for proto, (first, starts) in self._starts.items():
+            for lo, hi in conns.ports(proto):
+                bits[first + bisect_left(starts, lo) : first + bisect_right(starts, hi)] = True
+        # bit i of the mask is bit i % 64 of word i // 64
+        out = np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
         self._masks[conns] = out
         return out
 
@@ -132,14 +140,25 @@ def _named_port_masks(
 ) -> dict[object, Mask]:
     """classes x words per distinct named port entry (protocol, name), resolved per class."""
     out: dict[object, Mask] = {}
+    # a named port resolves the same on every pod with the same container ports
+    distinct: dict[object, int] = {}
+    firsts: list[PodInfo] = []  # one class per distinct container ports
+    rows: list[int] = []  # class -> its entry in firsts
+    for c in classes:
+        row = distinct.get(c.representative.ports)
+        if row is None:
+            row = distinct[c.representative.ports] = len(firsts)
+            firsts.append(c.representative)
+        rows.append(row)
+    same_ports = np.array(rows, dtype=np.int64)
     for rule in rules:
         for port in rule.ports:
             key = (port.port.protocol, str(port.port.port))
             if port.is_named and key not in out:
-                out[key] = np.array(
-                    [atoms.mask(port.connections_for(c.representative)) for c in classes],
-                    dtype=np.uint64,
-                ).reshape(len(classes), atoms.words)
+                table = np.array(
+                    [atoms.mask(port.connections_for(pod)) for pod in firsts], dtype=np.uint64
+                ).reshape(len(firsts), atoms.words)
+                out[key] = table[same_ports]
     return out
 
 
@@ -174,6 +193,7 @@ def _rules(
             compiled.append(rule)
             table.selects.append(indices(("sel", id(cp)), selected))
     named = _named_port_masks(compiled, classes, atoms)
+    outside_starts = [a.ranges[0][0] for a in outside]
     for rule in compiled:
         peer_key = (rule.policy.namespace, tuple(p.peer for p in rule.peers))
         found = index_cache.get(("peers", peer_key))
@@ -185,14 +205,7 @@ def _rules(
         table.peers.append(found)
         out = index_cache.get(("out", peer_key))
         if out is None:
-            out = indices(
-                ("out", peer_key),
-                np.fromiter(
-                    (bool(rule.matching_peers(External(a))) for a in outside),
-                    dtype=bool,
-                    count=len(outside),
-                ),
-            )
+            out = indices(("out", peer_key), _outside_matched(rule, outside_starts))
         table.peers_outside.append(out)
         static = atoms.mask(rule.static_connections())
         table.static.append(static)
@@ -211,19 +224,34 @@ def _rules(
     return table
 
 
+def _outside_matched(rule: CompiledRule, starts: list[int]) -> Bools:
+    """Which outside atoms (given by their first addresses, in order) a rule's peers match.
+
+    The atoms are cut by every ipBlock, so each lies wholly inside or outside the addresses
+    the rule's peers match: a range of those addresses covers the atoms starting in it.
+    """
+    hit = np.zeros(len(starts), dtype=bool)
+    for lo, hi in rule.peer_addresses():
+        hit[bisect_left(starts, lo) : bisect_right(starts, hi)] = True
+    return hit
+
+
 def _port_sets(evaluator: Evaluator, classes: list[PodClass]) -> list[ConnectionSet]:
     """Every port set a rule can open: the cuts of the port atoms."""
-    sets: list[ConnectionSet] = []
+    sets: dict[ConnectionSet, None] = {}
     named: set[tuple[str, str]] = set()
     for cp in evaluator.policies:
         for rule in (*cp.ingress, *cp.egress):
-            sets.append(rule.static_connections())
+            sets.setdefault(rule.static_connections(), None)
             named.update((p.port.protocol, str(p.port.port)) for p in rule.ports if p.is_named)
+    numbers: set[tuple[Protocol, int]] = set()
     for c in classes:
         for cport in c.representative.ports:
             if (cport.protocol, cport.name) in named:
-                sets.append(ConnectionSet.port(cport.protocol, cport.port))
-    return sets
+                numbers.add((cport.protocol, cport.port))
+    for protocol, number in sorted(numbers):
+        sets.setdefault(ConnectionSet.port(protocol, number), None)
+    return list(sets)
 
 
 @dataclass(slots=True)

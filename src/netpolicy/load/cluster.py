@@ -81,29 +81,37 @@ class ClusterBuilder:
             return
         if kind == "Namespace":
             namespace = convert_namespace(ctx, value)
-            if namespace is not None and self._first(ctx, kind, "", namespace.name):
+            if namespace is not None and self._first(
+                ctx, kind, "", namespace.name, namespace.source
+            ):
                 self.namespaces.append(namespace)
         elif kind == "Pod":
             pod = convert_pod(ctx, value)
-            if pod is not None and self._first(ctx, kind, pod.namespace, pod.name):
+            if pod is not None and self._first(ctx, kind, pod.namespace, pod.name, pod.source):
                 self.pods.append(pod)
                 self._reference(pod.namespace, pod.source)
         elif kind == "NetworkPolicy":
             policy = convert_policy(ctx, value)
-            if policy is not None and self._first(ctx, kind, policy.namespace, policy.name):
+            if policy is not None and self._first(
+                ctx, kind, policy.namespace, policy.name, policy.source
+            ):
                 self.policies.append(policy)
                 self._reference(policy.namespace, policy.source)
         else:
             workload = convert_workload(ctx, value, kind)
-            if workload is not None and self._first(ctx, kind, workload.namespace, workload.name):
+            if workload is not None and self._first(
+                ctx, kind, workload.namespace, workload.name, workload.source
+            ):
                 self.workloads.append(workload)
                 self._reference(workload.namespace, workload.source)
 
-    def _first(self, ctx: ObjectContext, kind: str, namespace: str, name: str) -> bool:
+    def _first(
+        self, ctx: ObjectContext, kind: str, namespace: str, name: str, source: SourceRef
+    ) -> bool:
         key = (kind, namespace, name)
         first = self._seen.get(key)
         if first is None:
-            self._seen[key] = ctx.ref()
+            self._seen[key] = source
             return True
         shown = f"{namespace}/{name}" if namespace else name
         ctx.error((), f"duplicate {kind} {shown} (first defined at {first}); ignored", "duplicate")
