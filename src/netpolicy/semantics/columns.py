@@ -1,9 +1,10 @@
 """Selectors and peers evaluated on many pods at once.
 
 The same rules as `selectors.py` and `compile.py`, applied by table lookup: each
-requirement is decided once per distinct label value with `requirement_matches`, each
-namespace selector once per namespace with `selector_matches`, and the answers are spread
-over every pod with NumPy indexing. Property tests check both paths agree.
+requirement is decided with `requirement_matches` once per value it lists, once for any
+other value and once for the label's absence; each namespace selector once per namespace
+with `selector_matches`; and the answers are spread over every pod with NumPy indexing.
+Property tests check both paths agree.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from netpolicy.semantics.intervals import IntervalSet
 from netpolicy.semantics.selectors import requirement_matches, selector_matches
 
 Mask = NDArray[np.bool_]
+_UNLISTED = "\x00"
+"""Not a valid label value, so never among a requirement's values."""
 
 
 class PodColumns:
@@ -38,11 +41,11 @@ class PodColumns:
         self.host_network = np.fromiter(
             (p.host_network for p in self.pods), dtype=bool, count=self.n
         )
-        self._codes: dict[str, tuple[NDArray[np.int32], list[str]]] = {}
+        self._codes: dict[str, tuple[NDArray[np.int32], dict[str, int]]] = {}
         self._cache: dict[object, Mask] = {}
 
-    def _column(self, key: str) -> tuple[NDArray[np.int32], list[str]]:
-        """Per pod, 1 + the index of its value for `key` in the vocabulary; 0 when absent."""
+    def _column(self, key: str) -> tuple[NDArray[np.int32], dict[str, int]]:
+        """Per pod, the code of its value for `key` (0 when absent), and value -> code."""
         found = self._codes.get(key)
         if found is None:
             vocab: dict[str, int] = {}
@@ -50,21 +53,21 @@ class PodColumns:
             for i, p in enumerate(self.pods):
                 value = p.labels.get(key)
                 if value is not None:
-                    codes[i] = vocab.setdefault(value, len(vocab)) + 1
-            found = (codes, list(vocab))
+                    codes[i] = vocab.setdefault(value, len(vocab) + 1)
+            found = (codes, vocab)
             self._codes[key] = found
         return found
 
     def requirement_mask(self, req: Requirement) -> Mask:
         codes, vocab = self._column(req.key)
-        table = np.fromiter(
-            (
-                requirement_matches(req, {} if i == 0 else {req.key: vocab[i - 1]})
-                for i in range(len(vocab) + 1)
-            ),
-            dtype=bool,
-            count=len(vocab) + 1,
-        )
+        # A requirement tells label values apart only by whether they are among its values:
+        # decide the key's absence, one value outside them, and each of them.
+        table = np.full(len(vocab) + 1, requirement_matches(req, {req.key: _UNLISTED}))
+        table[0] = requirement_matches(req, {})
+        for value in req.values:
+            code = vocab.get(value)
+            if code is not None:
+                table[code] = requirement_matches(req, {req.key: value})
         return table[codes]
 
     def pod_selector_mask(self, selector: LabelSelector) -> Mask:
