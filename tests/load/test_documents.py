@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from netpolicy.load import documents, load_manifests, load_text
+from netpolicy.load import load_manifests, load_text, yamltext
 
 from ._helpers import DATA, load, of
 
@@ -164,11 +164,11 @@ def test_tab_is_read_as_space_with_an_info() -> None:
     assert any("TAB" in d.message and d.source.line == 6 for d in of(result, "info"))
 
 
-@pytest.mark.parametrize("loader", [yaml.SafeLoader, documents.LOADER])
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yamltext.LOADER])
 def test_tab_inside_a_flow_sequence_loads_with_either_loader(
     loader: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(documents, "LOADER", loader)
+    monkeypatch.setattr(yamltext, "LOADER", loader)
     result = load_manifests([DATA / "tab-flow.yaml"])
     assert not of(result, "error")
     assert [w.name for w in result.cluster.workloads] == ["flow"]

@@ -16,7 +16,6 @@ from netpolicy.cli.lab import lab_app
 from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, render_connlist
 from netpolicy.render.decision import decision_to_dict
-from netpolicy.render.text import render_decision, render_summary
 from netpolicy.semantics import HostNetworkMode
 
 app = typer.Typer(
@@ -48,7 +47,8 @@ def _host_network(value: str) -> HostNetworkMode:
 def _profile(timings: api.Timings) -> None:
     total = sum(timings.phases.values())
     parts = " · ".join(f"{k} {v:.3f}s" for k, v in timings.phases.items())
-    err.print(f"profile: {parts} · total {total:.3f}s", style="dim")
+    # plain text: the timing line should not itself cost the import of rich
+    sys.stderr.write(f"profile: {parts} · total {total:.3f}s\n")
 
 
 @app.command()
@@ -57,7 +57,9 @@ def analyze(paths: Paths = None, host_network: HostNetwork = "node") -> None:
     mode = _host_network(host_network)
     data = load(paths)
     summary = api.analyze(data.cluster, mode)
-    render_summary(out, summary, data.description, data.demo)
+    from netpolicy.render.text import render_summary
+
+    render_summary(out.console, summary, data.description, data.demo)
 
 
 @app.command()
@@ -170,7 +172,9 @@ def explain(
         doc = decision_to_dict(result.src, result.dst, result.decision, result.notes)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        render_decision(out, result.src, result.dst, result.decision, result.notes)
+        from netpolicy.render.text import render_decision
+
+        render_decision(out.console, result.src, result.dst, result.decision, result.notes)
     if profile:
         _profile(timings)
     if not result.decision.allowed:

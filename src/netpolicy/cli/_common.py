@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from netpolicy import api
-from netpolicy.render.text import render_diagnostics
 
-# No markup: pod names, paths and messages are user text (`[x]` must print as written).
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A rich Console made on first use: a run that only writes JSON never imports rich."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            # No markup: pod names, paths and messages are user text (`[x]` prints as written).
+            self._console = Console(
+                stderr=self._stderr, highlight=False, soft_wrap=True, markup=False
+            )
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = LazyConsole(stderr=False)
+err = LazyConsole(stderr=True)
 
 Paths = Annotated[
     list[str] | None,
@@ -32,7 +55,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def load(paths: list[str] | None, purpose: str = "analyze") -> api.Input:
     """The input (or the demo), its diagnostics on stderr; exit 2 when nothing is usable."""
     data = api.load_input(paths or [], stdin=sys.stdin)
-    render_diagnostics(err, [d for d in data.diagnostics if d.severity != "info"])
+    shown = [d for d in data.diagnostics if d.severity != "info"]
+    if shown:
+        from netpolicy.render.text import render_diagnostics
+
+        render_diagnostics(err.console, shown)
     if data.is_empty and not data.demo:
         fail(
             f"no readable input: nothing to {purpose}"

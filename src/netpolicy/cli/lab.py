@@ -11,14 +11,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from netpolicy import api
 from netpolicy.cli._common import Paths, err, fail, load, out
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
     from netpolicy.lab.running import RunningLab
@@ -75,7 +73,7 @@ def _progress_bars(enabled: bool) -> Iterator[Progress]:
         BarColumn(),
         TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
         TimeElapsedColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=not enabled,
     )
@@ -134,7 +132,7 @@ the lab cannot run (bad input, not root, `ip` or `nft` missing).
         doc["input"] = data.description
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        render_report(out, report, data.description, len(data.cluster.policies))
+        render_report(out.console, report, data.description, len(data.cluster.policies))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -270,6 +268,9 @@ def _render_matrix(console: Console, report: LabReport) -> None:
         f"destination, in the order listed below.  {AGREE_ALLOWED} allowed by analysis and "
         f"packets · {AGREE_DENIED} denied by both · {DISAGREE} they disagree",
     )
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("#", justify="right")
     table.add_column("source")

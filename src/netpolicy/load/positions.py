@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-import yaml
-
 PathPart = str | int
 FieldPath = tuple[PathPart, ...]
 """A path below an object, e.g. ("spec", "ingress", 0, "from")."""
@@ -32,39 +30,6 @@ class Locator(Protocol):
     """Gives the 1-based line of a field path within one document."""
 
     def line(self, path: FieldPath) -> int: ...
-
-
-class NodeLocator:
-    """Finds lines by walking a composed YAML node tree along the path."""
-
-    __slots__ = ("_offset", "_root")
-
-    def __init__(self, root: yaml.Node, line_offset: int = 0) -> None:
-        self._root = root
-        self._offset = line_offset
-
-    def line(self, path: FieldPath) -> int:
-        node = self._root
-        mark = node.start_mark
-        for part in path:
-            child: yaml.Node | None = None
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == part:
-                        # Point at the key: a block mapping value starts on the next line.
-                        mark, child = key.start_mark, value
-                        break
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and isinstance(part, int)
-                and 0 <= part < len(node.value)
-            ):
-                child = node.value[part]
-                mark = child.start_mark
-            if child is None:
-                break
-            node = child
-        return mark.line + 1 + self._offset
 
 
 class JsonLocator:
