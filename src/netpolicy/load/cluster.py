@@ -13,7 +13,7 @@ from netpolicy.model import (
 )
 
 from .fields import Document, ObjectContext, Report
-from .pods import convert_namespace, convert_pod
+from .pods import SharedParts, convert_namespace, convert_pod
 from .policies import convert_policy
 from .workloads import convert_workload, stand_in_pods
 
@@ -48,6 +48,7 @@ class ClusterBuilder:
         self.policies: list[NetworkPolicy] = []
         self._seen: dict[tuple[str, str, str], SourceRef] = {}
         self._referenced: dict[str, SourceRef] = {}
+        self._shared = SharedParts()
 
     def add(self, doc: Document) -> None:
         """Add one document: an object, or a List whose items are added in turn."""
@@ -86,7 +87,7 @@ class ClusterBuilder:
             ):
                 self.namespaces.append(namespace)
         elif kind == "Pod":
-            pod = convert_pod(ctx, value)
+            pod = convert_pod(ctx, value, self._shared)
             if pod is not None and self._first(ctx, kind, pod.namespace, pod.name, pod.source):
                 self.pods.append(pod)
                 self._reference(pod.namespace, pod.source)

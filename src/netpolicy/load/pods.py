@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from netpolicy.model import (
     NAMESPACE_NAME_LABEL,
@@ -20,6 +22,7 @@ from .fields import ObjectContext, Raw, type_name
 from .positions import FieldPath
 
 DEFAULT_NAMESPACE = "default"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,65 @@ class Meta:
     labels: Labels
 
 
-def read_meta(ctx: ObjectContext, obj: Raw, *, namespaced: bool = True) -> Meta | None:
+class SharedParts:
+    """What the pods of one controller share, converted once for all of them.
+
+    The pods of a ReplicaSet repeat the same labels, containers and owner reference
+    thousands of times. A pod whose raw part equals (a comparison made in C) that of the
+    last pod with the same namespace and owner takes over its converted value, which also
+    lets the pods share one copy. Only parts that converted without any diagnostic are
+    taken over, so every problem is still reported at each pod's own location. Python's
+    `==` holds between 1, 1.0 and True: where the conversion tells those apart, `exact`
+    checks the types of the new part before its equal twin is trusted.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str, str], tuple[object, Any]] = {}
+
+    @staticmethod
+    def scope(obj: Raw) -> tuple[str, str] | None:
+        """(namespace, controller name) as written, when both are plain strings."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            return None
+        refs = meta.get("ownerReferences")
+        if not isinstance(refs, list) or not refs or not isinstance(refs[0], dict):
+            return None
+        namespace, owner = meta.get("namespace", ""), refs[0].get("name")
+        if not isinstance(namespace, str) or not isinstance(owner, str):
+            return None
+        return namespace, owner
+
+    def convert(
+        self,
+        ctx: ObjectContext,
+        part: str,
+        scope: tuple[str, str] | None,
+        raw: object,
+        convert: Callable[[], T],
+        exact: Callable[[Any], bool] | None = None,
+    ) -> T:
+        if scope is None:
+            return convert()
+        key = (part, *scope)
+        last = self._last.get(key)
+        if last is not None and last[0] == raw and (exact is None or exact(raw)):
+            return last[1]  # type: ignore[no-any-return]
+        diagnostics = len(ctx.report.items)
+        value = convert()
+        if len(ctx.report.items) == diagnostics:
+            self._last[key] = (raw, value)
+        return value
+
+
+def read_meta(
+    ctx: ObjectContext,
+    obj: Raw,
+    *,
+    namespaced: bool = True,
+    shared: SharedParts | None = None,
+    scope: tuple[str, str] | None = None,
+) -> Meta | None:
     """`metadata` of an object; None (with an error) when the name is missing or invalid."""
     path: FieldPath = ("metadata",)
     meta = ctx.mapping(obj.get("metadata"), path) or {}
@@ -46,8 +107,14 @@ def read_meta(ctx: ObjectContext, obj: Raw, *, namespaced: bool = True) -> Meta 
         namespace = ctx.string(meta.get("namespace"), (*path, "namespace")) or DEFAULT_NAMESPACE
         for message in validate.dns1123_label_errors(namespace):
             ctx.error((*path, "namespace"), validate.invalid(namespace, message))
-    labels = read_labels(ctx, meta.get("labels"), (*path, "labels"))
-    return Meta(namespace, name, labels_of(labels))
+    raw_labels = meta.get("labels")
+
+    def convert_labels() -> Labels:
+        return labels_of(read_labels(ctx, raw_labels, (*path, "labels")))
+
+    if shared is None:
+        return Meta(namespace, name, convert_labels())
+    return Meta(namespace, name, shared.convert(ctx, "labels", scope, raw_labels, convert_labels))
 
 
 def read_labels(ctx: ObjectContext, value: object, path: FieldPath) -> dict[str, str]:
@@ -160,10 +227,12 @@ def convert_namespace(ctx: ObjectContext, obj: Raw) -> Namespace | None:
     return Namespace(meta.name, labels_of(labels), ctx.ref(), declared=True)
 
 
-def convert_pod(ctx: ObjectContext, obj: Raw) -> Pod | None:
+def convert_pod(ctx: ObjectContext, obj: Raw, shared: SharedParts | None = None) -> Pod | None:
     """A live Pod; None for finished pods and invalid ones (each with a diagnostic)."""
     start = ctx.errors
-    meta = read_meta(ctx, obj)
+    shared = shared or SharedParts()
+    scope = shared.scope(obj)
+    meta = read_meta(ctx, obj, shared=shared, scope=scope)
     if meta is None:
         return None
     spec = ctx.mapping(obj.get("spec"), ("spec",)) or {}
@@ -177,8 +246,22 @@ def convert_pod(ctx: ObjectContext, obj: Raw) -> Pod | None:
         )
         return None
     host_network = ctx.boolean(spec.get("hostNetwork"), ("spec", "hostNetwork")) or False
-    ports = read_container_ports(ctx, spec, ("spec",))
-    owner = read_owner(ctx, obj)
+    ports = shared.convert(
+        ctx,
+        "ports",
+        scope,
+        spec.get("containers"),
+        lambda: read_container_ports(ctx, spec, ("spec",)),
+        _port_numbers_are_integers,
+    )
+    owner = shared.convert(
+        ctx,
+        "owner",
+        scope,
+        obj["metadata"].get("ownerReferences") if scope else None,
+        lambda: read_owner(ctx, obj),
+        _controller_flags_are_booleans,
+    )
     ip = _pod_ip(ctx, status)
     if ctx.errors > start:
         return None
@@ -198,6 +281,18 @@ def convert_pod(ctx: ObjectContext, obj: Raw) -> Pod | None:
         host_network=host_network,
         source=ctx.ref(),
     )
+
+
+def _port_numbers_are_integers(containers: list[Raw] | None) -> bool:
+    return all(
+        type(port.get("containerPort")) is int
+        for container in containers or ()
+        for port in container.get("ports") or ()
+    )
+
+
+def _controller_flags_are_booleans(refs: list[Raw] | None) -> bool:
+    return all(type(ref.get("controller")) in (bool, type(None)) for ref in refs or ())
 
 
 def _pod_ip(ctx: ObjectContext, status: Raw) -> str | None:
