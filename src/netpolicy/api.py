@@ -13,7 +13,7 @@ from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import Connection, connection_list
 from netpolicy.analysis.endpoints import resolve
 from netpolicy.analysis.summary import Summary, summarize
-from netpolicy.load import LoadResult, load_manifests, load_text
+from netpolicy.load import LoadResult, gc_paused, load_manifests, load_text
 from netpolicy.model import Cluster, Diagnostic, Protocol
 from netpolicy.semantics import Decision, Evaluator, HostNetworkMode
 
@@ -66,11 +66,13 @@ def load_input(paths: Sequence[str | Path], stdin: TextIO | None = None) -> Inpu
 
 
 def analyze(cluster: Cluster, host_network: HostNetworkMode = "node") -> Summary:
-    return summarize(cluster, compute_connectivity(cluster, host_network=host_network))
+    with gc_paused():
+        return summarize(cluster, compute_connectivity(cluster, host_network=host_network))
 
 
 def connectivity(cluster: Cluster, host_network: HostNetworkMode = "node") -> Connectivity:
-    return compute_connectivity(cluster, host_network=host_network)
+    with gc_paused():
+        return compute_connectivity(cluster, host_network=host_network)
 
 
 AUTO_WORKLOADS = 1000
@@ -93,17 +95,18 @@ def connlist(
     timings: Timings | None = None,
     host_network: HostNetworkMode = "node",
 ) -> list[Connection]:
-    started = time.perf_counter()
-    result = compute_connectivity(cluster, host_network=host_network)
-    if timings is not None:
-        timings.phases.update(result.timings)
+    with gc_paused():
         started = time.perf_counter()
-    if workloads is None:
-        workloads = prefers_workloads(cluster)
-    conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
-    if timings is not None:
-        timings.add("aggregate", started)
-    return conns
+        result = compute_connectivity(cluster, host_network=host_network)
+        if timings is not None:
+            timings.phases.update(result.timings)
+            started = time.perf_counter()
+        if workloads is None:
+            workloads = prefers_workloads(cluster)
+        conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
+        if timings is not None:
+            timings.add("aggregate", started)
+        return conns
 
 
 @dataclass(frozen=True, slots=True)

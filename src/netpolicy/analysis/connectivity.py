@@ -262,19 +262,60 @@ class _Relation:
     masks: Mask  # len(keys) x words
 
 
+@dataclass(slots=True)
+class _Sources:
+    """The sources worth pairing with a destination: all egress-open ones, and those whose
+    egress rules reach that destination (any other source's egress denies the pair)."""
+
+    open: Bools
+    reaching: dict[int, Index]
+    scratch: Bools  # all False between calls
+
+    @classmethod
+    def of(cls, egress_isolated: Bools, egress: _Relation, n: int) -> _Sources:
+        reaching: dict[int, Index] = {}
+        if len(egress.keys):
+            src, dst = egress.keys // n, egress.keys % n
+            order = np.argsort(dst, kind="stable")
+            src, dst = src[order], dst[order]
+            firsts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
+            groups = np.split(src, firsts[1:])
+            reaching = dict(zip(dst[firsts].tolist(), groups, strict=True))
+        return cls(~egress_isolated, reaching, np.zeros(n, dtype=bool))
+
+    def towards(self, subjects: Index, peers: Index) -> Index:
+        reaching = [self.reaching[d] for d in subjects.tolist() if d in self.reaching]
+        if not reaching:
+            return peers[self.open[peers]]
+        for sources in reaching:
+            self.scratch[sources] = True
+        keep = peers[self.open[peers] | self.scratch[peers]]
+        for sources in reaching:
+            self.scratch[sources] = False
+        return keep
+
+
 def _relation(
-    rules: _Rules, direction: str, n_dst: int, words: int, outside: bool = False
+    rules: _Rules,
+    direction: str,
+    n_dst: int,
+    words: int,
+    outside: bool = False,
+    sources: _Sources | None = None,
 ) -> _Relation:
     """Every (src, dst) some rule of `rules` allows, OR-ing the ports of all such rules.
 
     For ingress the policy's selected classes are the destinations and the peers the sources;
-    for egress the other way round. With `outside`, the peers are outside atoms.
+    for egress the other way round. With `outside`, the peers are outside atoms. With
+    `sources` (ingress only), pairs whose source's egress denies them anyway are left out.
     """
     keys: list[NDArray[np.int64]] = []
     masks: list[Mask] = []
     peers_of = rules.peers_outside if outside else rules.peers
     for r, subjects in enumerate(rules.selects):
         peers = peers_of[r]
+        if sources is not None and len(subjects) and len(peers):
+            peers = sources.towards(subjects, peers)
         if not len(subjects) or not len(peers):
             continue
         srcs, dsts = (peers, subjects) if direction == "ingress" else (subjects, peers)
@@ -342,8 +383,8 @@ def compute_connectivity(
     full = atoms.full
 
     # pods to pods, by which sides are isolated
-    allowed_in = _relation(ingress, "ingress", n, w)
     allowed_eg = _relation(egress, "egress", n, w)
+    allowed_in = _relation(ingress, "ingress", n, w, sources=_Sources.of(eg_iso, allowed_eg, n))
     in_src = allowed_in.keys // n
     eg_dst = allowed_eg.keys % n
     both, i_in, i_eg = np.intersect1d(allowed_in.keys, allowed_eg.keys, return_indices=True)

@@ -5,7 +5,7 @@ The only layer that sees raw YAML/JSON; everything it returns is `netpolicy.mode
 
 from __future__ import annotations
 
-from .manifests import LoadResult, load_manifests, load_text
+from .manifests import LoadResult, gc_paused, load_manifests, load_text
 from .sources import MANIFEST_SUFFIXES
 
-__all__ = ["MANIFEST_SUFFIXES", "LoadResult", "load_manifests", "load_text"]
+__all__ = ["MANIFEST_SUFFIXES", "LoadResult", "gc_paused", "load_manifests", "load_text"]
