@@ -6,29 +6,16 @@ label set) hides little: many small workloads, StatefulSet pods with their uniqu
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "generate.py"
+from ._scripts import load_script
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("netpolicy_bench_generate", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load()
+generate = load_script("generate")
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -6,10 +6,7 @@ directory; benchmarks/check.py draws the probes (random, engine-targeted, rule-t
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -18,22 +15,10 @@ from netpolicy.api import load_input
 from netpolicy.model import Cluster
 from netpolicy.semantics import ConnectionSet
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ._scripts import load_script
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"netpolicy_bench_{name}", BENCHMARKS / f"{name}.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load("generate")
-check = _load("check")
+generate = load_script("generate")
+check = load_script("check")
 
 
 def _cluster(size: str, out: Path) -> Cluster:

@@ -7,32 +7,17 @@ agreement with the one-pair evaluator covers those paths of the all-pairs engine
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from netpolicy.analysis.connectivity import compute_connectivity
 from netpolicy.api import load_input
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ._scripts import load_script
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"netpolicy_bench_{name}", BENCHMARKS / f"{name}.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-shapes = _load("nca_shapes")
-check = _load("check")
+shapes = load_script("nca_shapes")
+check = load_script("check")
 
 
 @pytest.mark.parametrize("shape", shapes.SHAPES)
