@@ -156,21 +156,6 @@ def write(cluster: generate.Cluster, folder: Path) -> int:
     return len(cluster.policies)
 
 
-def nca_command(folder: Path) -> list[str]:
-    nca = folder / "nca"
-    return [
-        str(run.NCA),
-        "--connectivity",
-        str(nca / "policies"),
-        "--pod_list",
-        str(nca / "pods"),
-        "--ns_list",
-        str(nca / "namespaces"),
-        "-o",
-        "txt_no_fw_rules",
-    ]
-
-
 def measure_shape(shape: str, seed: int, repeat: int, timeout: float) -> Obj:
     folder = run.DATA / "shapes" / shape
     policies = write(shaped_cluster(shape, seed), folder)
@@ -187,7 +172,7 @@ def measure_shape(shape: str, seed: int, repeat: int, timeout: float) -> Obj:
         for _ in range(repeat)
     ]
     nca_out = out / "nca.txt"
-    nca = run.measure(nca_command(folder), nca_out, timeout)
+    nca = run.measure(run.nca_command(folder), nca_out, timeout)
     row: Obj = {
         "shape": shape,
         "policies": policies,

@@ -260,8 +260,9 @@ def run_netpolicy(
     return runs, out
 
 
-def nca_command(size: str) -> list[str]:
-    nca = DATA / size / "nca"
+def nca_command(folder: Path) -> list[str]:
+    """nca on the layout generate.py writes under `folder`/nca (namespaces, pods, policies)."""
+    nca = folder / "nca"
     return [
         str(NCA),
         "--connectivity",
@@ -280,7 +281,7 @@ def run_nca(size: str, timeout: float) -> tuple[Measurement, Path]:
         raise SystemExit(f"nca is not installed: run bash {HERE / 'setup_peer.sh'}")
     out = DATA / size / "out" / "nca.txt"
     out.parent.mkdir(exist_ok=True)
-    return measure(nca_command(size), out, timeout), out
+    return measure(nca_command(DATA / size), out, timeout), out
 
 
 def analyse(size: str, probes: int, seed: int) -> dict[str, Any]:
@@ -481,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                 "nca_wall_s": m.wall_s,
                 "nca_peak_rss_mb": m.peak_rss_mb,
                 "nca_status": m.status,
-                "nca_command": nca_command(size),
+                "nca_command": nca_command(DATA / size),
             }
             if m.ok:
                 nca_set, nca_row["nca_outside_pairs"] = nca_pairs(out)
