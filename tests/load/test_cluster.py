@@ -40,7 +40,7 @@ def test_namespaces_get_the_automatic_label_and_undeclared_ones_are_added() -> N
     assert result.cluster.pods[1].namespace == "default"
 
 
-def test_duplicates_are_errors_and_the_first_wins() -> None:
+def test_duplicates_are_warnings_and_the_later_wins_as_in_a_cluster() -> None:
     result = load(
         """\
         kind: Pod
@@ -53,11 +53,16 @@ def test_duplicates_are_errors_and_the_first_wins() -> None:
         metadata: {name: a}
         """
     )
-    [error] = of(result, "error")
-    assert error.message == "duplicate Pod default/a (first defined at t.yaml:1); ignored"
-    assert error.source.line == 4
-    assert [p.labels for p in result.cluster.pods] == [(("v", "1"),)]
+    [warning] = of(result, "warning")
+    assert warning.message == (
+        "duplicate Pod default/a (also defined at t.yaml:1); the later definition wins, "
+        "as when both are applied to a cluster"
+    )
+    assert warning.source.line == 4
+    assert [p.labels for p in result.cluster.pods] == [(("v", "2"),)]
     assert len(result.cluster.policies) == 1
+    [dup] = result.cluster.duplicates
+    assert (dup.kind, dup.key, dup.first.line, dup.later.line) == ("Pod", "default/a", 1, 4)
 
 
 def test_pod_fields() -> None:

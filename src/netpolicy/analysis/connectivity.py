@@ -89,7 +89,7 @@ class PortAtoms:
 
 
 @dataclass(slots=True)
-class _Rules:
+class RuleTable:
     """One direction's rules as arrays over classes (and outside atoms)."""
 
     selects: list[Index]  # per rule: the classes its policy selects
@@ -98,6 +98,7 @@ class _Rules:
     static: list[Mask]  # per rule: the ports it opens regardless of destination
     by_destination: dict[int, Mask]  # rule -> classes x words, for rules with named ports
     isolated: Bools
+    compiled: list[CompiledRule] = field(default_factory=list)  # the rules, in table order
 
     def ports_towards(self, rule: int, dst: int) -> Mask:
         named = self.by_destination.get(rule)
@@ -119,6 +120,8 @@ class Connectivity:
     isolated_egress: list[bool] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: classes, rules (selectors and peers per class), combine."""
+    rule_tables: dict[str, RuleTable] = field(default_factory=dict)
+    """Per direction, every rule's subjects, peers and ports as arrays over classes."""
 
     def pod_pairs(self) -> Iterator[tuple[Pod | IntervalSet, Pod | IntervalSet, ConnectionSet]]:
         """Every allowed (src, dst, connections), pods expanded, self pairs left out."""
@@ -169,9 +172,9 @@ def _rules(
     outside: list[IntervalSet],
     atoms: PortAtoms,
     direction: str,
-) -> _Rules:
+) -> RuleTable:
     n = len(classes)
-    table = _Rules([], [], [], [], {}, np.zeros(n, dtype=bool))
+    table = RuleTable([], [], [], [], {}, np.zeros(n, dtype=bool))
     # identical selections, peers and port specs share one array (memory at scale)
     index_cache: dict[object, Index] = {}
     per_dst_cache: dict[object, Mask] = {}
@@ -183,7 +186,7 @@ def _rules(
             index_cache[key] = found
         return found
 
-    compiled: list[CompiledRule] = []
+    compiled = table.compiled
     for cp in evaluator.policies:
         if not cp.isolates(direction):  # type: ignore[arg-type]
             continue
@@ -295,15 +298,25 @@ class _Sources:
         return keep
 
 
-def _relation(
-    rules: _Rules,
+@dataclass(slots=True)
+class RuleEntries:
+    """Every (src, dst) each rule allows, before rules are OR-ed: keys `src * n_dst + dst`,
+    the ports per entry, and the rule (its index in the table) per entry."""
+
+    keys: NDArray[np.int64]
+    masks: Mask
+    rules: NDArray[np.int64]
+
+
+def rule_entries(
+    rules: RuleTable,
     direction: str,
     n_dst: int,
     words: int,
     outside: bool = False,
     sources: _Sources | None = None,
-) -> _Relation:
-    """Every (src, dst) some rule of `rules` allows, OR-ing the ports of all such rules.
+) -> RuleEntries:
+    """Every (src, dst) that each rule of `rules` allows, rule by rule.
 
     For ingress the policy's selected classes are the destinations and the peers the sources;
     for egress the other way round. With `outside`, the peers are outside atoms. With
@@ -311,6 +324,7 @@ def _relation(
     """
     keys: list[NDArray[np.int64]] = []
     masks: list[Mask] = []
+    owners: list[NDArray[np.int64]] = []
     peers_of = rules.peers_outside if outside else rules.peers
     for r, subjects in enumerate(rules.selects):
         peers = peers_of[r]
@@ -320,6 +334,7 @@ def _relation(
             continue
         srcs, dsts = (peers, subjects) if direction == "ingress" else (subjects, peers)
         keys.append(np.add.outer(srcs * n_dst, dsts).ravel())
+        owners.append(np.full(len(srcs) * len(dsts), r, dtype=np.int64))
         named = rules.by_destination.get(r)
         if named is None or (outside and direction == "egress"):
             masks.append(np.broadcast_to(rules.static[r], (len(srcs) * len(dsts), words)))
@@ -327,11 +342,25 @@ def _relation(
             # named ports resolve on the destination: the columns of the outer product
             masks.append(np.tile(named[dsts], (len(srcs), 1)))
     if not keys:
-        return _Relation(np.zeros(0, dtype=np.int64), np.zeros((0, words), dtype=np.uint64))
-    all_keys = np.concatenate(keys)
-    all_masks = np.concatenate(masks)
-    order = np.argsort(all_keys, kind="stable")
-    all_keys, all_masks = all_keys[order], all_masks[order]
+        empty = np.zeros(0, dtype=np.int64)
+        return RuleEntries(empty, np.zeros((0, words), dtype=np.uint64), empty)
+    return RuleEntries(np.concatenate(keys), np.concatenate(masks), np.concatenate(owners))
+
+
+def _relation(
+    rules: RuleTable,
+    direction: str,
+    n_dst: int,
+    words: int,
+    outside: bool = False,
+    sources: _Sources | None = None,
+) -> _Relation:
+    """Every (src, dst) some rule of `rules` allows, OR-ing the ports of all such rules."""
+    entries = rule_entries(rules, direction, n_dst, words, outside, sources)
+    if not len(entries.keys):
+        return _Relation(entries.keys, entries.masks)
+    order = np.argsort(entries.keys, kind="stable")
+    all_keys, all_masks = entries.keys[order], entries.masks[order]
     starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
     return _Relation(all_keys[starts], np.bitwise_or.reduceat(all_masks, starts, axis=0))
 
@@ -372,6 +401,7 @@ def compute_connectivity(
     ingress = _rules(evaluator, columns, classes, outside, atoms, "ingress")
     egress = _rules(evaluator, columns, classes, outside, atoms, "egress")
     result = Connectivity(evaluator, classes, outside, atoms)
+    result.rule_tables = {"ingress": ingress, "egress": egress}
     after_rules = time.perf_counter()
     result.timings["classes"] = after_classes - started
     result.timings["rules"] = after_rules - after_classes

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from netpolicy.model import (
     NAMESPACE_NAME_LABEL,
     Cluster,
+    Duplicate,
     Namespace,
     NetworkPolicy,
     Pod,
@@ -38,7 +41,7 @@ def _group(api_version: str) -> str:
 
 
 class ClusterBuilder:
-    """Collects objects in input order; the first of two objects with one identity wins."""
+    """Collects objects in input order; the later of two objects with one identity wins."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
@@ -46,7 +49,8 @@ class ClusterBuilder:
         self.pods: list[Pod] = []
         self.workloads: list[Workload] = []
         self.policies: list[NetworkPolicy] = []
-        self._seen: dict[tuple[str, str, str], SourceRef] = {}
+        self._seen: dict[tuple[str, str, str], tuple[SourceRef, int]] = {}
+        self.duplicates: list[Duplicate] = []
         self._referenced: dict[str, SourceRef] = {}
         self._shared = SharedParts()
 
@@ -82,41 +86,64 @@ class ClusterBuilder:
             return
         if kind == "Namespace":
             namespace = convert_namespace(ctx, value)
-            if namespace is not None and self._first(
-                ctx, kind, "", namespace.name, namespace.source
-            ):
-                self.namespaces.append(namespace)
+            if namespace is not None:
+                self._keep(
+                    ctx, kind, "", namespace.name, namespace.source, self.namespaces, namespace
+                )
         elif kind == "Pod":
             pod = convert_pod(ctx, value, self._shared)
-            if pod is not None and self._first(ctx, kind, pod.namespace, pod.name, pod.source):
-                self.pods.append(pod)
+            if pod is not None:
+                self._keep(ctx, kind, pod.namespace, pod.name, pod.source, self.pods, pod)
                 self._reference(pod.namespace, pod.source)
         elif kind == "NetworkPolicy":
             policy = convert_policy(ctx, value)
-            if policy is not None and self._first(
-                ctx, kind, policy.namespace, policy.name, policy.source
-            ):
-                self.policies.append(policy)
+            if policy is not None:
+                self._keep(
+                    ctx, kind, policy.namespace, policy.name, policy.source, self.policies, policy
+                )
                 self._reference(policy.namespace, policy.source)
         else:
             workload = convert_workload(ctx, value, kind)
-            if workload is not None and self._first(
-                ctx, kind, workload.namespace, workload.name, workload.source
-            ):
-                self.workloads.append(workload)
+            if workload is not None:
+                self._keep(
+                    ctx,
+                    kind,
+                    workload.namespace,
+                    workload.name,
+                    workload.source,
+                    self.workloads,
+                    workload,
+                )
                 self._reference(workload.namespace, workload.source)
 
-    def _first(
-        self, ctx: ObjectContext, kind: str, namespace: str, name: str, source: SourceRef
-    ) -> bool:
+    def _keep(
+        self,
+        ctx: ObjectContext,
+        kind: str,
+        namespace: str,
+        name: str,
+        source: SourceRef,
+        into: list[Any],
+        obj: object,
+    ) -> None:
+        """Add `obj`; a second object of one identity replaces the first, as in a cluster."""
         key = (kind, namespace, name)
-        first = self._seen.get(key)
-        if first is None:
-            self._seen[key] = source
-            return True
+        seen = self._seen.get(key)
+        if seen is None:
+            self._seen[key] = (source, len(into))
+            into.append(obj)
+            return
+        first, position = seen
+        into[position] = obj
+        self._seen[key] = (source, position)
+        self.duplicates.append(Duplicate(kind, namespace, name, first, source))
         shown = f"{namespace}/{name}" if namespace else name
-        ctx.error((), f"duplicate {kind} {shown} (first defined at {first}); ignored", "duplicate")
-        return False
+        ctx.warning(
+            (),
+            f"duplicate {kind} {shown} (also defined at {first}); the later definition wins, "
+            "as when both are applied to a cluster",
+            "duplicate",
+        )
 
     def _reference(self, namespace: str, source: SourceRef) -> None:
         self._referenced.setdefault(namespace, source)
@@ -143,6 +170,7 @@ class ClusterBuilder:
             workloads=tuple(self.workloads),
             policies=tuple(self.policies),
             name=name,
+            duplicates=tuple(self.duplicates),
         )
 
 

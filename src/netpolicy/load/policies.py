@@ -60,6 +60,7 @@ def convert_policy(ctx: ObjectContext, obj: Raw) -> NetworkPolicy | None:
         egress,
         policy_types,
         ctx.ref(),
+        tuple((name, ctx.ref(("spec", name))) for name in _SPEC_FIELDS if name in spec),
     )
 
 

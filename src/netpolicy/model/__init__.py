@@ -211,10 +211,19 @@ class NetworkPolicy:
     policy_types: tuple[PolicyType, ...] = ("Ingress",)
     """The effective policy types (defaults already applied by the loader)."""
     source: SourceRef = field(default_factory=SourceRef, compare=False)
+    spec_sources: tuple[tuple[str, SourceRef], ...] = field(default=(), compare=False)
+    """Where the written fields of `spec` are (`podSelector`, `policyTypes`, ...)."""
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    def source_of(self, spec_field: str) -> SourceRef:
+        """Where `spec.<spec_field>` was written, else the object itself."""
+        for name, ref in self.spec_sources:
+            if name == spec_field:
+                return ref
+        return self.source
 
     @property
     def affects_ingress(self) -> bool:
@@ -244,6 +253,21 @@ class Diagnostic:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicate:
+    """One identity (kind, namespace, name) written twice: the later definition wins."""
+
+    kind: str
+    namespace: str
+    name: str
+    first: SourceRef
+    later: SourceRef
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster:
     """Everything loaded: namespaces, pods (live and template stand-ins), workloads, policies."""
 
@@ -252,6 +276,8 @@ class Cluster:
     workloads: tuple[Workload, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     name: str = ""
+    duplicates: tuple[Duplicate, ...] = ()
+    """Objects given twice (the earlier definition is not in the tuples above)."""
 
     def namespace(self, name: str) -> Namespace | None:
         for ns in self.namespaces:
@@ -267,6 +293,7 @@ __all__ = [
     "Cluster",
     "ContainerPort",
     "Diagnostic",
+    "Duplicate",
     "IPBlock",
     "LabelSelector",
     "Labels",

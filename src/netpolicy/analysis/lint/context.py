@@ -1,0 +1,133 @@
+"""What the checks share: the cluster, its evaluator, the class engine and names of things."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+
+from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
+from netpolicy.model import Cluster, NetworkPolicy, Pod, SourceRef, Workload
+from netpolicy.semantics import CompiledPeer, CompiledPolicy, Evaluator, HostNetworkMode
+from netpolicy.semantics.columns import PodColumns
+
+Bools = NDArray[np.bool_]
+
+
+class LintContext:
+    """One lint run's view of the input; everything costly is computed once, on first use."""
+
+    def __init__(self, cluster: Cluster, host_network: HostNetworkMode = "node") -> None:
+        self.cluster = cluster
+        self.evaluator = Evaluator(cluster, host_network)
+        self._workloads = {(w.namespace, w.name, w.kind): w for w in cluster.workloads}
+        self._selected: dict[int, Bools] = {}
+
+    @cached_property
+    def connectivity(self) -> Connectivity:
+        return compute_connectivity(self.cluster, self.evaluator)
+
+    @cached_property
+    def columns(self) -> PodColumns:
+        """The class representatives as columns: selectors decided for all classes at once."""
+        return PodColumns([c.representative for c in self.connectivity.classes])
+
+    @cached_property
+    def sizes(self) -> NDArray[np.int64]:
+        """Pods per class."""
+        return np.array([len(c.pods) for c in self.connectivity.classes], dtype=np.int64)
+
+    @property
+    def has_pods(self) -> bool:
+        """Whether the input holds pods or workloads at all (else selectors cannot be judged)."""
+        return bool(self.cluster.pods)
+
+    @cached_property
+    def namespaces_with_pods(self) -> frozenset[str]:
+        return frozenset(p.namespace for p in self.cluster.pods)
+
+    @cached_property
+    def policies_by_namespace(self) -> dict[str, list[NetworkPolicy]]:
+        out: dict[str, list[NetworkPolicy]] = {}
+        for p in self.cluster.policies:
+            out.setdefault(p.namespace, []).append(p)
+        return out
+
+    def selected(self, cp: CompiledPolicy) -> Bools:
+        """The classes `cp` selects."""
+        found = self._selected.get(id(cp))
+        if found is None:
+            found = self._selected[id(cp)] = self.columns.selected_by(cp)
+        return found
+
+    @cached_property
+    def isolating(self) -> dict[str, NDArray[np.int64]]:
+        """Per direction and class, how many policies isolate it."""
+        n = len(self.connectivity.classes)
+        out = {}
+        for direction in ("ingress", "egress"):
+            count = np.zeros(n, dtype=np.int64)
+            for cp in self.evaluator.policies:
+                if cp.isolates(direction):  # type: ignore[arg-type]
+                    count += self.selected(cp)
+            out[direction] = count
+        return out
+
+    def isolated_only_by(self, cp: CompiledPolicy, direction: str) -> Bools:
+        """The classes that `cp` alone isolates in `direction` (none if it does not isolate)."""
+        if not cp.isolates(direction):  # type: ignore[arg-type]
+            return np.zeros(len(self.connectivity.classes), dtype=bool)
+        return self.selected(cp) & (self.isolating[direction] == 1)
+
+    def matched(self, peer: CompiledPeer) -> Bools:
+        """The classes `peer` matches."""
+        return self.columns.matched_by(peer)
+
+    def owner_of(self, pod: Pod) -> tuple[str, str, SourceRef]:
+        """The object a person edits for `pod`: its workload (name, kind, where) or the pod."""
+        if pod.owner is not None and pod.owner.kind:
+            workload = self._workloads.get((pod.namespace, pod.owner.name, pod.owner.kind))
+            if workload is not None:
+                top = self._top(workload)
+                return f"{top.namespace}/{top.name}", top.kind, top.source
+            if pod.from_template:
+                return f"{pod.namespace}/{pod.owner.name}", pod.owner.kind, pod.source
+        return pod.key, "Pod", pod.source
+
+    def _top(self, workload: Workload) -> Workload:
+        """A ReplicaSet's Deployment, a Job's CronJob, when the input has them."""
+        seen = 0
+        while workload.owner is not None and seen < 4:
+            parent = self._workloads.get(
+                (workload.namespace, workload.owner.name, workload.owner.kind)
+            )
+            if parent is None:
+                break
+            workload, seen = parent, seen + 1
+        return workload
+
+    def class_owners(self, classes: NDArray[np.int64] | list[int]) -> list[str]:
+        """The workload (or pod) names of the pods of `classes`, sorted, each once."""
+        names: set[str] = set()
+        for c in classes:
+            for pod in self.connectivity.classes[int(c)].pods:
+                names.add(self.owner_of(pod)[0])
+        return sorted(names)
+
+    def compiled(self, policy: NetworkPolicy) -> CompiledPolicy:
+        for cp in self.evaluator.namespace_policies(policy.namespace):
+            if cp.policy is policy:
+                return cp
+        raise KeyError(policy.key)
+
+
+def listing(names: list[str], limit: int = 3) -> str:
+    """`a, b, c and 4 more`."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
