@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netpolicy.analysis.connectivity import Connectivity
-from netpolicy.model import Protocol
-from netpolicy.semantics import ConnectionSet
+from netpolicy.model import ContainerPort, Protocol
+from netpolicy.semantics import ConnectionSet, Evaluator, PodInfo
 
 DNS_NAMESPACE = "kube-system"
 DNS_LABEL = ("k8s-app", "kube-dns")
@@ -16,6 +16,12 @@ DNS_PORTS: dict[Protocol, ConnectionSet] = {
     "UDP": ConnectionSet.port("UDP", 53),
     "TCP": ConnectionSet.port("TCP", 53),
 }
+ANY_DNS_PORTS: dict[Protocol, ConnectionSet] = {
+    "UDP": ConnectionSet.port("UDP", 53) | ConnectionSet.port("UDP", 5353),
+    "TCP": ConnectionSet.port("TCP", 53) | ConnectionSet.port("TCP", 5353),
+}
+"""Without DNS pods in the input: 53, or 5353 where OpenShift's DNS pods listen (policies see
+the pod's port, after the service's port 53 is translated)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +54,10 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
     """For every class isolated for egress: which DNS protocols its pods cannot use.
 
     With DNS pods in the input, a protocol counts as reachable when every DNS class allows
-    it (both the pod's egress and the DNS pods' ingress, as the engine decided); without them,
-    when port 53 of that protocol is allowed to any pod or outside address.
+    it (both the pod's egress and the DNS pods' ingress, as the engine decided). Without them,
+    when the pod's egress allows port 53 of that protocol to a CoreDNS pod as the cluster has
+    it (kube-system, k8s-app=kube-dns; or 5353 to OpenShift's DNS pods), or port 53/5353 to
+    any pod or outside address of the input.
     """
     servers = dns_classes(result)
     isolated = [i for i, flag in enumerate(result.isolated_egress) if flag]
@@ -70,7 +78,7 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
             out[c] = DnsReach(c, blocked, names)
         return out
     reach: dict[int, ConnectionSet] = {}
-    dns = DNS_PORTS["UDP"] | DNS_PORTS["TCP"]
+    dns = ANY_DNS_PORTS["UDP"] | ANY_DNS_PORTS["TCP"]
     wanted = set(isolated)
     for (s, _d), conns in result.class_pairs.items():
         if s in wanted:
@@ -78,11 +86,36 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
     for (s, _e), conns in result.to_outside.items():
         if s in wanted:
             reach[s] = reach.get(s, ConnectionSet.none()) | (conns & dns)
+    stand_ins = [_stand_in(result.evaluator, *server) for server in ABSENT_SERVERS]
     for c in isolated:
         got = reach.get(c, ConnectionSet.none())
-        blocked = tuple(proto for proto, port in DNS_PORTS.items() if not got & port)
+        source = result.classes[c].representative
+        for pod in stand_ins:
+            got = got | (result.evaluator.side("egress", source, pod).allowed & dns)
+        blocked = tuple(proto for proto, port in ANY_DNS_PORTS.items() if not got & port)
         out[c] = DnsReach(c, blocked, ())
     return out
+
+
+ABSENT_SERVERS: tuple[tuple[str, str, tuple[tuple[str, str], ...], int], ...] = (
+    (DNS_NAMESPACE, "coredns", (DNS_LABEL,), 53),
+    (
+        "openshift-dns",
+        "dns-default",
+        (("dns.operator.openshift.io/daemonset-dns", "default"),),
+        5353,
+    ),
+)
+"""The DNS pods a cluster has even when the input leaves them out: CoreDNS in kube-system, and
+OpenShift's in openshift-dns (port 5353)."""
+
+
+def _stand_in(
+    evaluator: Evaluator, namespace: str, name: str, labels: tuple[tuple[str, str], ...], port: int
+) -> PodInfo:
+    """A DNS pod the input does not hold, as egress rules would see it."""
+    ports = (ContainerPort(port, "UDP", "dns"), ContainerPort(port, "TCP", "dns-tcp"))
+    return PodInfo(namespace, name, dict(labels), evaluator.namespace_labels(namespace), ports)
 
 
 def _name(result: Connectivity, cls: int) -> str:

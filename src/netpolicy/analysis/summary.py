@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.connlist import Connection, connection_list
-from netpolicy.model import Cluster, Diagnostic, SourceRef
-from netpolicy.semantics import ConnectionSet
-
-DNS = ConnectionSet.port("UDP", 53) | ConnectionSet.port("TCP", 53)
+from netpolicy.analysis.lint import Finding, lint
+from netpolicy.model import Cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +26,8 @@ class Summary:
     workloads: int
     isolation: list[NamespaceIsolation]
     connections: list[Connection]
-    findings: list[Diagnostic] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    """The lint findings at warning and above."""
 
 
 def _replicas(cluster: Cluster) -> dict[tuple[str, str, str], int]:
@@ -36,7 +35,7 @@ def _replicas(cluster: Cluster) -> dict[tuple[str, str, str], int]:
 
 
 def summarize(cluster: Cluster, result: Connectivity) -> Summary:
-    """Counts, isolation per namespace, workload-level connections and DNS findings."""
+    """Counts, isolation per namespace, workload-level connections and lint's warnings."""
     replicas = _replicas(cluster)
     per_ns: dict[str, list[int]] = {ns.name: [0, 0, 0] for ns in cluster.namespaces}
     owners: set[tuple[str, str]] = set()
@@ -61,37 +60,5 @@ def summarize(cluster: Cluster, result: Connectivity) -> Summary:
         len(owners),
         isolation,
         connection_list(result, workloads=True),
-        dns_findings(result),
+        lint(cluster, connectivity=result).at_or_above("warning"),
     )
-
-
-def dns_findings(result: Connectivity) -> list[Diagnostic]:
-    """Pods isolated for egress that can reach no DNS port anywhere (the classic mistake)."""
-    reach: dict[int, ConnectionSet] = {}
-    for (s, _d), conns in result.class_pairs.items():
-        reach[s] = reach.get(s, ConnectionSet.none()) | (conns & DNS)
-    for (s, _e), conns in result.to_outside.items():
-        reach[s] = reach.get(s, ConnectionSet.none()) | (conns & DNS)
-    findings: list[Diagnostic] = []
-    seen: set[str] = set()
-    for cls in result.classes:
-        if not result.isolated_egress[cls.index] or reach.get(cls.index):
-            continue
-        pod = cls.pods[0]
-        name = pod.owner.name if pod.owner is not None else pod.name
-        key = f"{pod.namespace}/{name}"
-        if key in seen:
-            continue
-        seen.add(key)
-        policies = result.evaluator.policies_selecting(cls.representative, "egress")
-        src = policies[0].policy.source if policies else SourceRef()
-        findings.append(
-            Diagnostic(
-                "warning",
-                f"{key} is isolated for egress by {', '.join(p.key for p in policies)} "
-                "but cannot reach DNS (UDP/TCP 53) anywhere",
-                src,
-                "dns-egress",
-            )
-        )
-    return findings

@@ -15,6 +15,7 @@ from netpolicy.semantics import Decision, Side
 
 MATRIX_LIMIT = 6
 LIST_LIMIT = 25
+FINDINGS_LIMIT = 10
 
 
 def render_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
@@ -67,8 +68,16 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
         _ranked(console, conns)
     if findings:
         console.print()
-        console.print("Warnings")
-        render_diagnostics(console, findings)
+        console.print("Findings (netpolicy lint)")
+        styles = {"error": "bold red", "warning": "yellow"}
+        for f in findings[:FINDINGS_LIMIT]:
+            console.print(
+                Text(
+                    f"  {f.source}: {f.severity} [{f.check}] {f.message}", style=styles[f.severity]
+                )
+            )
+        if len(findings) > FINDINGS_LIMIT:
+            console.print(f"  {len(findings) - FINDINGS_LIMIT} more: netpolicy lint")
     hint = next(
         (x for x in conns if "/" in x.src and "/" in x.dst and not x.connections.is_all()), None
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.lint.catalog import CHECK_IDS, CHECKS, check
 from netpolicy.analysis.lint.findings import (
     RANK,
@@ -23,10 +24,12 @@ def lint(
     disable: Collection[str] = (),
     severity: Mapping[str, Severity] | None = None,
     host_network: HostNetworkMode = "node",
+    connectivity: Connectivity | None = None,
 ) -> LintReport:
     """Every finding of the enabled checks; `severity` overrides a check's default.
 
     Unknown check IDs in `disable` or `severity` raise `KeyError` (the CLI reports them).
+    `connectivity`, when the caller has it already, must be of this `cluster`.
     """
     from netpolicy.analysis.lint.context import LintContext
     from netpolicy.analysis.lint.rules import run_checks
@@ -35,7 +38,7 @@ def lint(
     if unknown:
         raise KeyError(", ".join(sorted(unknown)))
     enabled = tuple(c for c in CHECKS if c.id not in disable)
-    ctx = LintContext(cluster, host_network)
+    ctx = LintContext(cluster, host_network, connectivity)
     overrides = severity or {}
     findings = [
         with_severity(f, overrides[f.check]) if f.check in overrides else f

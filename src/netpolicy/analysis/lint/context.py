@@ -18,9 +18,18 @@ Bools = NDArray[np.bool_]
 class LintContext:
     """One lint run's view of the input; everything costly is computed once, on first use."""
 
-    def __init__(self, cluster: Cluster, host_network: HostNetworkMode = "node") -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        host_network: HostNetworkMode = "node",
+        connectivity: Connectivity | None = None,
+    ) -> None:
         self.cluster = cluster
-        self.evaluator = Evaluator(cluster, host_network)
+        self.evaluator = (
+            connectivity.evaluator if connectivity else Evaluator(cluster, host_network)
+        )
+        if connectivity is not None:
+            self.__dict__["connectivity"] = connectivity
         self._workloads = {(w.namespace, w.name, w.kind): w for w in cluster.workloads}
         self._selected: dict[int, Bools] = {}
 
@@ -91,8 +100,8 @@ class LintContext:
             if workload is not None:
                 top = self._top(workload)
                 return f"{top.namespace}/{top.name}", top.kind, top.source
-            if pod.from_template:
-                return f"{pod.namespace}/{pod.owner.name}", pod.owner.kind, pod.source
+            # the controller is not in the input: still name it, located at its pod
+            return f"{pod.namespace}/{pod.owner.name}", pod.owner.kind, pod.source
         return pod.key, "Pod", pod.source
 
     def _top(self, workload: Workload) -> Workload:

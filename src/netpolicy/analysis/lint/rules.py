@@ -198,6 +198,13 @@ def _peer_nothing(
         # the namespaces exist but the input holds none of their pods: nothing to judge by
         return
     close = _closest_labels(peer.pod_selector, {kv for p in pods for kv in p.labels})
+    partial = {p.namespace for p in pods} != set(namespaces) or (
+        peer.namespace_selector is not None and peer.namespace_selector.is_empty
+    )
+    if partial and not close:
+        # some namespaces it selects (for `{}`, also those not in the input) have no pods in
+        # the input: the pods it means may simply not be given; only a near-miss label is a typo
+        return
     hint = f" (labels in use there that are close: {', '.join(close)})" if close else ""
     scope = f"namespace {listing(namespaces)}"
     fix = (
@@ -395,8 +402,9 @@ def namespace_without_policies(ctx: LintContext) -> Iterator[Finding]:
             ns.name,
             "Namespace",
             source,
-            f"namespace {ns.name} has no NetworkPolicy: {listing(owners)} accept connections "
-            "from every pod and address and may connect anywhere",
+            f"namespace {ns.name} has no NetworkPolicy: {listing(owners)} "
+            f"{'accepts' if len(owners) == 1 else 'accept'} connections from every pod and "
+            "address and may connect anywhere",
             "Start with an ingress default deny, then allow what the workloads need:\n"
             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
             f"  name: default-deny-ingress\n  namespace: {ns.name}\nspec:\n  podSelector: {{}}\n"
@@ -659,7 +667,11 @@ def dns_egress_blocked(ctx: LintContext) -> Iterator[Finding]:
             }
         )
         denied = " and ".join(f"{p} 53" for p in blocked)
-        to = f"to {listing(list(targets))}" if targets else "to any address"
+        to = (
+            f"to {listing(list(targets))}"
+            if targets
+            else "to the cluster DNS (the input holds no kube-dns pods; any pod or address counts)"
+        )
         pods = ctx.class_owners(classes)
         verb = "is" if len(pods) == 1 else "are"
         effect = (
