@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["analyze", "connectivity", "connlist", "explain", "load_input"]
+__all__ = ["analyze", "connectivity", "connlist", "coverage", "explain", "lint", "load_input"]
 __version__ = "0.1.0"
 
 

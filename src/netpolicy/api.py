@@ -11,10 +11,14 @@ from typing import TextIO
 
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import Connection, connection_list
+from netpolicy.analysis.coverage import Coverage
+from netpolicy.analysis.coverage import coverage as compute_coverage
 from netpolicy.analysis.endpoints import resolve
+from netpolicy.analysis.lint import CHECK_IDS, LintReport
 from netpolicy.analysis.summary import Summary, summarize
 from netpolicy.load import LoadResult, gc_paused, load_manifests, load_text
-from netpolicy.model import Cluster, Diagnostic, Protocol
+from netpolicy.load.config import LintConfig, LintConfigResult, find_lint_config, load_lint_config
+from netpolicy.model import Cluster, Diagnostic, Protocol, Severity
 from netpolicy.semantics import Decision, Evaluator, HostNetworkMode
 
 DEMO_NAME = "shop"
@@ -73,6 +77,23 @@ def analyze(cluster: Cluster, host_network: HostNetworkMode = "node") -> Summary
 def connectivity(cluster: Cluster, host_network: HostNetworkMode = "node") -> Connectivity:
     with gc_paused():
         return compute_connectivity(cluster, host_network=host_network)
+
+
+def coverage(
+    cluster: Cluster, host_network: HostNetworkMode = "node", *, timings: Timings | None = None
+) -> Coverage:
+    """The adoption dashboard: per namespace the workloads isolated for ingress, egress, both,
+    neither and the adoption step reached; then the workloads to do next (reachable from every
+    pod or from outside), most reachable first. See `netpolicy.analysis.coverage`."""
+    with gc_paused():
+        result = compute_connectivity(cluster, host_network=host_network)
+        started = time.perf_counter()
+        found = compute_coverage(result)
+        found.timings.update(result.timings)
+        found.timings["coverage"] = time.perf_counter() - started
+        if timings is not None:
+            timings.phases.update(found.timings)
+        return found
 
 
 AUTO_WORKLOADS = 1000
@@ -145,3 +166,34 @@ def explain(
     else:
         decision = evaluator.decide(a.endpoint, b.endpoint, protocol, port)
     return Explanation(a.name, b.name, decision, notes)
+
+
+def lint(
+    cluster: Cluster,
+    *,
+    disable: Sequence[str] = (),
+    severity: dict[str, Severity] | None = None,
+    host_network: HostNetworkMode = "node",
+) -> LintReport:
+    """The classic NetworkPolicy mistakes in `cluster`, each finding located and explained.
+
+    `disable` leaves checks out; `severity` overrides a check's default severity. Unknown
+    check IDs raise `KeyError`.
+    """
+    from netpolicy.analysis.lint import lint as run_lint
+
+    with gc_paused():
+        return run_lint(cluster, disable=disable, severity=severity, host_network=host_network)
+
+
+def lint_config(path: str | Path | None = None) -> LintConfigResult:
+    """The lint settings in `path`, else in `.netpolicy.yaml` of the current directory.
+
+    Without `path` and without that file the config is empty. A missing `path` or any mistake
+    in the file is a located error diagnostic of the result, never an exception.
+    """
+    if path is None:
+        path = find_lint_config()
+        if path is None:
+            return LintConfigResult(LintConfig())
+    return load_lint_config(path, CHECK_IDS)

@@ -388,8 +388,14 @@ def compute_connectivity(
     evaluator: Evaluator | None = None,
     progress: Progress | None = None,
     host_network: HostNetworkMode = "node",
+    pairs: bool = True,
 ) -> Connectivity:
-    """Every allowed connection of the cluster, computed once per pair of classes."""
+    """Every allowed connection of the cluster, computed once per pair of classes.
+
+    With `pairs` False, only the classes, the rule tables and isolation: what a caller needs
+    that asks about rules rather than about every connection (lint), at a cost independent of
+    how dense the connectivity is.
+    """
     started = time.perf_counter()
     evaluator = evaluator or Evaluator(cluster, host_network)
     classes = build_classes(evaluator, list(cluster.pods))
@@ -407,6 +413,8 @@ def compute_connectivity(
     result.timings["rules"] = after_rules - after_classes
     result.isolated_ingress = [bool(x) for x in ingress.isolated]
     result.isolated_egress = [bool(x) for x in egress.isolated]
+    if not pairs:
+        return result
     total = len(classes) + len(outside)
     n, w, e_count = len(classes), atoms.words, len(outside)
     in_iso, eg_iso = ingress.isolated, egress.isolated

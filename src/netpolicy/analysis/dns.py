@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.model import ContainerPort, Protocol
 from netpolicy.semantics import ConnectionSet, Evaluator, PodInfo
@@ -54,47 +57,63 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
     """For every class isolated for egress: which DNS protocols its pods cannot use.
 
     With DNS pods in the input, a protocol counts as reachable when every DNS class allows
-    it (both the pod's egress and the DNS pods' ingress, as the engine decided). Without them,
-    when the pod's egress allows port 53 of that protocol to a CoreDNS pod as the cluster has
-    it (kube-system, k8s-app=kube-dns; or 5353 to OpenShift's DNS pods), or port 53/5353 to
-    any pod or outside address of the input.
+    it (the pod's egress and the DNS pods' ingress, asked of the one-pair evaluator). Without
+    them, when the pod's egress allows port 53 of that protocol to a CoreDNS pod as a cluster
+    has it (kube-system, k8s-app=kube-dns; or 5353 to OpenShift's DNS pods), or port 53/5353
+    to any pod or outside address of the input: the DNS pods' own ingress is not in the input.
+    Needs only the rule tables, not the pairs (`compute_connectivity(pairs=False)` will do).
     """
     servers = dns_classes(result)
     isolated = [i for i, flag in enumerate(result.isolated_egress) if flag]
     if not isolated:
         return {}
+    evaluator = result.evaluator
     out: dict[int, DnsReach] = {}
     if servers:
         names = tuple(sorted({_name(result, s) for s in servers}))
         for c in isolated:
+            source = result.classes[c].representative
+            allowed = [
+                ConnectionSet.all()
+                if c == s
+                else evaluator.allowed(source, result.classes[s].representative)
+                for s in servers
+            ]
             blocked = tuple(
-                proto
-                for proto, port in DNS_PORTS.items()
-                if not all(
-                    c == s or result.class_pairs.get((c, s), ConnectionSet.none()) & port
-                    for s in servers
-                )
+                proto for proto, port in DNS_PORTS.items() if not all(a & port for a in allowed)
             )
             out[c] = DnsReach(c, blocked, names)
         return out
-    reach: dict[int, ConnectionSet] = {}
+    reach = _egress_reach(result)
     dns = ANY_DNS_PORTS["UDP"] | ANY_DNS_PORTS["TCP"]
-    wanted = set(isolated)
-    for (s, _d), conns in result.class_pairs.items():
-        if s in wanted:
-            reach[s] = reach.get(s, ConnectionSet.none()) | (conns & dns)
-    for (s, _e), conns in result.to_outside.items():
-        if s in wanted:
-            reach[s] = reach.get(s, ConnectionSet.none()) | (conns & dns)
-    stand_ins = [_stand_in(result.evaluator, *server) for server in ABSENT_SERVERS]
+    stand_ins = [_stand_in(evaluator, *server) for server in ABSENT_SERVERS]
     for c in isolated:
-        got = reach.get(c, ConnectionSet.none())
+        got = result.atoms.connections(reach[c]) & dns
         source = result.classes[c].representative
         for pod in stand_ins:
-            got = got | (result.evaluator.side("egress", source, pod).allowed & dns)
+            got = got | (evaluator.side("egress", source, pod).allowed & dns)
         blocked = tuple(proto for proto, port in ANY_DNS_PORTS.items() if not got & port)
         out[c] = DnsReach(c, blocked, ())
     return out
+
+
+def _egress_reach(result: Connectivity) -> NDArray[np.uint64]:
+    """Per class, the ports its egress rules open towards some pod or outside address of the
+    input (classes x port-atom words)."""
+    table = result.rule_tables["egress"]
+    reach = np.zeros((len(result.classes), result.atoms.words), dtype=np.uint64)
+    for r, subjects in enumerate(table.selects):
+        if not len(subjects):
+            continue
+        mask = np.zeros(result.atoms.words, dtype=np.uint64)
+        if len(table.peers_outside[r]):
+            mask |= table.static[r]
+        peers = table.peers[r]
+        if len(peers):
+            named = table.by_destination.get(r)
+            mask |= table.static[r] if named is None else np.bitwise_or.reduce(named[peers], axis=0)
+        reach[subjects] |= mask
+    return reach
 
 
 ABSENT_SERVERS: tuple[tuple[str, str, tuple[tuple[str, str], ...], int], ...] = (

@@ -11,12 +11,14 @@ import typer
 
 from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
-from netpolicy.cli._common import Paths, err, fail, load, out
+from netpolicy.cli._common import HostNetwork, Paths, err, fail, load, out
+from netpolicy.cli._common import host_network_mode as _host_network
+from netpolicy.cli.coverage import coverage_command
 from netpolicy.cli.lab import lab_app
+from netpolicy.cli.lint import lint_command
 from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, render_connlist
 from netpolicy.render.decision import decision_to_dict
-from netpolicy.semantics import HostNetworkMode
 
 app = typer.Typer(
     name="netpolicy",
@@ -28,20 +30,6 @@ app = typer.Typer(
 app.add_typer(lab_app, name="lab")
 
 Profile = Annotated[bool, typer.Option("--profile", help="Print where the time went (stderr).")]
-HostNetwork = Annotated[
-    str,
-    typer.Option(
-        "--host-network",
-        help="Host-network pods (the docs allow both): node = their traffic is the node's, "
-        "selectors ignore them (most plugins); pod = policies apply as to any pod.",
-    ),
-]
-
-
-def _host_network(value: str) -> HostNetworkMode:
-    if value not in ("node", "pod"):
-        fail(f"--host-network must be node or pod, not {value!r}")
-    return value  # type: ignore[return-value]
 
 
 def _profile(timings: api.Timings) -> None:
@@ -179,6 +167,10 @@ def explain(
         _profile(timings)
     if not result.decision.allowed:
         raise typer.Exit(1)
+
+
+app.command(name="lint")(lint_command)
+app.command(name="coverage")(coverage_command)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from netpolicy import api
+from netpolicy.semantics import HostNetworkMode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,6 +46,22 @@ Paths = Annotated[
         "None: the embedded demo cluster."
     ),
 ]
+
+
+HostNetwork = Annotated[
+    str,
+    typer.Option(
+        "--host-network",
+        help="Host-network pods (the docs allow both): node = their traffic is the node's, "
+        "selectors ignore them (most plugins); pod = policies apply as to any pod.",
+    ),
+]
+
+
+def host_network_mode(value: str) -> HostNetworkMode:
+    if value not in ("node", "pod"):
+        fail(f"--host-network must be node or pod, not {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -41,17 +41,21 @@ CHECKS: tuple[Check, ...] = (
         "A peer with a podSelector and/or namespaceSelector that matches nothing in the input "
         "allows nothing: the traffic it was meant to allow stays denied. It is usually a label "
         "typo (the finding suggests close labels that do exist) or a namespace without the "
-        "expected labels; namespaces only carry kubernetes.io/metadata.name automatically.",
+        "expected labels; namespaces only carry kubernetes.io/metadata.name automatically. "
+        "Where the input may simply leave the meant pods out (namespaces it selects have no "
+        "pods in the input, `namespaceSelector: {}`, a namespace selected by name, or one every "
+        "cluster has such as kube-system) it is reported only for a near-miss label.",
     ),
     Check(
         "broad-peer",
         "info",
-        "a peer admits every pod of the cluster or every address",
+        "an ingress peer admits every pod of the cluster or every address",
         "A peer `namespaceSelector: {}` (alone or with `podSelector: {}`) admits every pod of "
         "every namespace, including namespaces created later; an ipBlock 0.0.0.0/0 or ::/0 "
-        "without except admits every address. Into a pod that is otherwise isolated this is "
-        "often broader than meant (e.g. a database open to every tenant). Deliberate cases "
-        "(DNS, a public frontend) are common, hence info.",
+        "without except admits every address. Into a pod that is otherwise isolated for "
+        "ingress this is often broader than meant (e.g. a database open to every tenant). "
+        "Deliberate cases (DNS servers, a public frontend) are common, hence info. Egress to "
+        "everywhere is not reported; its dangerous part is cloud-metadata-reachable.",
     ),
     Check(
         "isolation-defeated",
@@ -110,8 +114,11 @@ CHECKS: tuple[Check, ...] = (
         "a direction in policyTypes without rules cuts all that traffic",
         "Listing Ingress or Egress in policyTypes isolates the selected pods in that direction; "
         "with no rules for it, all that traffic is denied. When the policy also has rules for the "
-        "other direction, this is usually a copied policyTypes list rather than an intended deny "
-        "(the deliberate default deny, with no rules at all, is not reported).",
+        "other direction, this is usually a copied policyTypes list rather than an intended deny. "
+        "Also reported: an egress-only policy without policyTypes, which isolates for ingress "
+        "too (the default always includes Ingress). Not reported: the deliberate default deny "
+        "(no rules at all), a direction written out as an empty list (`egress: []`), and pods "
+        "that other policies isolate in that direction anyway.",
     ),
     Check(
         "rules-ignored",
@@ -135,7 +142,8 @@ CHECKS: tuple[Check, ...] = (
         "a policy or pod in a namespace the input does not declare",
         "When the input declares namespaces but not the one an object lives in, the namespace's "
         "labels are unknown and namespaceSelectors cannot match it except by "
-        "kubernetes.io/metadata.name; often a typo in metadata.namespace.",
+        "kubernetes.io/metadata.name; often a typo in metadata.namespace. The namespaces every "
+        "cluster has (default, kube-system, kube-public, kube-node-lease) are not reported.",
     ),
     Check(
         "redundant",
@@ -143,8 +151,11 @@ CHECKS: tuple[Check, ...] = (
         "a rule or policy whose removal changes no allowed connection",
         "Decided on the input's pods: every connection the rule (or the whole policy) allows is "
         "also allowed by other rules, or is denied anyway by the other side. Redundant rules are "
-        "harmless but make policies harder to review. Policies without rules (default deny) are "
-        "never reported: they are there for pods created later.",
+        "harmless but make policies harder to review. Whole policies are judged first, then "
+        "rules, each from the last to the first, so that of two identical rules only the later "
+        "is reported and everything reported can be removed together. Policies without rules "
+        "(default deny) and rules that match nothing (other checks report those) are never "
+        "reported.",
     ),
     Check(
         "ipblock-covers-pods",
@@ -160,8 +171,9 @@ CHECKS: tuple[Check, ...] = (
         "warning",
         "a pod isolated for egress can still reach 169.254.169.254",
         "The cloud metadata service hands out node credentials. A pod whose egress is restricted "
-        "but still allows 169.254.169.254 (typically `0.0.0.0/0` without it in except) can "
-        "reach it. Add 169.254.169.254/32 to the except list.",
+        "but still allows 169.254.169.254 (or AWS's fd00:ec2::254) on TCP 80 or 443, typically "
+        "through `0.0.0.0/0` without it in except, can reach it. Add 169.254.169.254/32 to the "
+        "except list.",
     ),
 )
 

@@ -13,6 +13,8 @@ from netpolicy.semantics import CompiledPeer, CompiledPolicy, Evaluator, HostNet
 from netpolicy.semantics.columns import PodColumns
 
 Bools = NDArray[np.bool_]
+_PARENTS = {"ReplicaSet": "Deployment", "Job": "CronJob"}
+"""The controllers that name their children `<parent>-<suffix>`."""
 
 
 class LintContext:
@@ -32,10 +34,12 @@ class LintContext:
             self.__dict__["connectivity"] = connectivity
         self._workloads = {(w.namespace, w.name, w.kind): w for w in cluster.workloads}
         self._selected: dict[int, Bools] = {}
+        self._labels: dict[tuple[str, ...], set[tuple[str, str]]] = {}
 
     @cached_property
     def connectivity(self) -> Connectivity:
-        return compute_connectivity(self.cluster, self.evaluator)
+        # lint asks about rules, not about every pair: the pairs are never built
+        return compute_connectivity(self.cluster, self.evaluator, pairs=False)
 
     @cached_property
     def columns(self) -> PodColumns:
@@ -55,6 +59,26 @@ class LintContext:
     @cached_property
     def namespaces_with_pods(self) -> frozenset[str]:
         return frozenset(p.namespace for p in self.cluster.pods)
+
+    @cached_property
+    def pods_by_namespace(self) -> dict[str, list[Pod]]:
+        """The pods (and workload stand-ins) of each namespace, host-network pods left out."""
+        out: dict[str, list[Pod]] = {}
+        for p in self.cluster.pods:
+            if not p.host_network:
+                out.setdefault(p.namespace, []).append(p)
+        return out
+
+    def labels_in(self, namespaces: list[str]) -> set[tuple[str, str]]:
+        """Every pod label of `namespaces`."""
+        key = tuple(sorted(namespaces))
+        found = self._labels.get(key)
+        if found is None:
+            found = {
+                kv for ns in key for p in self.pods_by_namespace.get(ns, ()) for kv in p.labels
+            }
+            self._labels[key] = found
+        return found
 
     @cached_property
     def policies_by_namespace(self) -> dict[str, list[NetworkPolicy]]:
@@ -94,9 +118,19 @@ class LintContext:
         return self.columns.matched_by(peer)
 
     def owner_of(self, pod: Pod) -> tuple[str, str, SourceRef]:
-        """The object a person edits for `pod`: its workload (name, kind, where) or the pod."""
+        """The object a person edits for `pod`: its workload (name, kind, where) or the pod.
+
+        A ReplicaSet `<deployment>-<hash>` (a Job `<cronjob>-<n>`) that the input leaves out
+        stands for its Deployment (CronJob) when the input has that, as the loader decides.
+        """
         if pod.owner is not None and pod.owner.kind:
-            workload = self._workloads.get((pod.namespace, pod.owner.name, pod.owner.kind))
+            key = (pod.namespace, pod.owner.name, pod.owner.kind)
+            workload = self._workloads.get(key)
+            parent = _PARENTS.get(pod.owner.kind)
+            if workload is None and parent is not None and "-" in pod.owner.name:
+                workload = self._workloads.get(
+                    (pod.namespace, pod.owner.name.rsplit("-", 1)[0], parent)
+                )
             if workload is not None:
                 top = self._top(workload)
                 return f"{top.namespace}/{top.name}", top.kind, top.source

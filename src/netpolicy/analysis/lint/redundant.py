@@ -1,16 +1,18 @@
 """`redundant`: rules and policies whose removal changes no allowed connection.
 
 Decided on the class engine's own rule tables. Per direction, every rule contributes entries
-(source class or outside atom, destination, port mask); what an entry really allows is its mask
-AND what the other side allows for the same pair (a pod's egress and the peer's ingress must
-both agree). A rule is redundant when each of its effective entries is covered by entries of
-other rules at the same pair. Candidates are taken from the last to the first, and each one
-found redundant is treated as removed before the next is judged: of two identical rules only
-the later is reported, and removing everything reported together still changes nothing.
+(source class or outside atom, destination class, port mask). A rule is redundant when each of
+its entries is covered by entries of other rules at the same pair: its direction allows the
+same without it, so no connection changes. (A rule whose connections the other side happens to
+deny is not reported: the input may leave out the pods it is for, like the DNS pods.)
+Candidates are taken from the last to the first, and each one found redundant is treated as
+removed before the next is judged: of two identical rules only the later is reported, and
+removing everything reported together still changes nothing.
 
-A whole policy is redundant when its rules are, jointly, and removing it isolates no pod that
-it alone isolates (unless it allows everything to those pods anyway). Policies without rules
-(default deny) are never reported: they exist for pods created later.
+A whole policy is redundant when its rules are, jointly, and removing it opens no pod that it
+alone isolates. Policies without rules (default deny) are never reported: they exist for pods
+created later; nor are rules that open nothing (named-port-unmatched and the selects-nothing
+checks report those).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class _Side:
 
     table: RuleTable
     keys: Index  # sorted
-    masks: NDArray[np.uint64]  # effective: rule's ports AND the other side's
+    masks: NDArray[np.uint64]  # the ports each entry opens
     rules: Index  # the rule of each entry
     group: Index  # the pair group of each entry
     starts: Index  # first entry of each group
@@ -47,59 +49,20 @@ class _Side:
     reaches: Bools  # per rule: it has entries at all (selects pods and matches peers)
 
 
-def _other_side(
-    result: Connectivity, table: RuleTable, direction: str, n: int, w: int
-) -> tuple[Index, NDArray[np.uint64]]:
-    """The other direction's allowed ports per pod pair (sorted keys), rules OR-ed."""
-    entries = rule_entries(table, direction, n, w)
-    if not len(entries.keys):
-        return entries.keys, entries.masks
-    order = np.argsort(entries.keys, kind="stable")
-    keys, masks = entries.keys[order], entries.masks[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return keys[starts], np.bitwise_or.reduceat(masks, starts, axis=0)
-
-
-def _lookup(keys: Index, masks: NDArray[np.uint64], wanted: Index, w: int) -> NDArray[np.uint64]:
-    out = np.zeros((len(wanted), w), dtype=np.uint64)
-    if not len(keys) or not len(wanted):
-        return out
-    pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
-    hit = keys[pos] == wanted
-    out[hit] = masks[pos[hit]]
-    return out
-
-
 def _side(result: Connectivity, direction: Direction, sizes: Index) -> _Side:
-    n, e, w = len(result.classes), len(result.outside), result.atoms.words
+    n, e = len(result.classes), len(result.outside)
+    w = result.atoms.words
     table = result.rule_tables[direction]
-    other_dir = "egress" if direction == "ingress" else "ingress"
-    other = result.rule_tables[other_dir]
-    other_keys, other_masks = _other_side(result, other, other_dir, n, w)
-    full = result.atoms.full
-
     pods = rule_entries(table, direction, n, w)
     src, dst = pods.keys // n, pods.keys % n
     # a class of one pod paired with itself is that pod's traffic to itself: always allowed
     keep = (src != dst) | (sizes[src] > 1)
-    keys, masks, rules = pods.keys[keep], pods.masks[keep], pods.rules[keep]
-    src, dst = src[keep], dst[keep]
-    other_open = (
-        ~np.asarray(result.isolated_egress, dtype=bool)[src]
-        if direction == "ingress"
-        else ~np.asarray(result.isolated_ingress, dtype=bool)[dst]
-    )
-    allowed_other = _lookup(other_keys, other_masks, keys, w)
-    allowed_other[other_open] = full
-    masks = masks & allowed_other
-
-    # outside peers: no policy governs the outside end, so the rule's ports are what counts
     outs = rule_entries(table, direction, n if direction == "ingress" else e, w, outside=True)
-    all_keys = np.concatenate([keys, outs.keys + n * n])
-    all_masks = np.concatenate([masks, np.asarray(outs.masks)])
-    all_rules = np.concatenate([rules, outs.rules])
+    all_keys = np.concatenate([pods.keys[keep], outs.keys + n * n])
+    all_masks = np.concatenate([np.asarray(pods.masks)[keep], np.asarray(outs.masks)])
+    all_rules = np.concatenate([pods.rules[keep], outs.rules])
     reaches = np.zeros(len(table.compiled), dtype=bool)
-    reaches[all_rules] = True
+    reaches[all_rules[all_masks.any(axis=1)]] = True
 
     order = np.argsort(all_keys, kind="stable")
     all_keys, all_masks, all_rules = all_keys[order], all_masks[order], all_rules[order]
@@ -114,7 +77,7 @@ def _side(result: Connectivity, direction: Direction, sizes: Index) -> _Side:
 
 
 def _covered(side: _Side, rules: list[int], gone: Bools) -> tuple[bool, set[int]]:
-    """Whether the effective entries of `rules` are all covered by rules not `gone`, and the
+    """Whether the entries of `rules` are all covered by rules not `gone`, and the
     covering rules (those that overlap them)."""
     positions = [side.by_rule[r] for r in rules]
     if not any(len(p) for p in positions):
@@ -243,7 +206,7 @@ def redundant_findings(ctx: LintContext) -> Iterator[Finding]:
             by_text = (
                 f"also allowed by {listing(list(item.covered_by))}"
                 if item.covered_by
-                else "denied anyway by the other side of each connection"
+                else "nothing"
             )
             yield Finding(
                 "redundant",
@@ -258,13 +221,7 @@ def redundant_findings(ctx: LintContext) -> Iterator[Finding]:
             )
             continue
         by_text = (
-            f"also allowed by {listing(list(item.covered_by))}"
-            if item.covered_by
-            else (
-                "denied anyway by the egress of its sources"
-                if rule.direction == "ingress"
-                else "denied anyway by the ingress of its destinations"
-            )
+            f"also allowed by {listing(list(item.covered_by))}" if item.covered_by else "nothing"
         )
         yield Finding(
             "redundant",

@@ -16,14 +16,15 @@ from netpolicy.analysis.dns import DNS_LABEL, DNS_NAMESPACE, dns_reach
 from netpolicy.analysis.lint.catalog import check
 from netpolicy.analysis.lint.context import LintContext, listing, plural
 from netpolicy.analysis.lint.findings import Finding, with_severity
-from netpolicy.model import LabelSelector, NetworkPolicy, Peer, SourceRef
+from netpolicy.model import NAMESPACE_NAME_LABEL, LabelSelector, NetworkPolicy, Peer, SourceRef
 from netpolicy.semantics import (
+    ALL_ADDRESSES,
     CompiledPeer,
     CompiledPolicy,
     CompiledRule,
+    ConnectionSet,
     Direction,
     address_value,
-    external,
     selector_matches,
 )
 from netpolicy.semantics.compile import namespace_labels
@@ -32,6 +33,12 @@ CheckFn = Callable[[LintContext], Iterator[Finding]]
 
 METADATA_ADDRESSES = ("169.254.169.254", "fd00:ec2::254")
 """The cloud metadata service (AWS, GCP, Azure, OpenStack; AWS's IPv6 endpoint)."""
+
+METADATA_PORTS = ConnectionSet.port("TCP", 80) | ConnectionSet.port("TCP", 443)
+"""Where metadata services listen (HTTP; 443 for the few that also serve TLS)."""
+
+ALWAYS_THERE = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+"""Namespaces every cluster has, whether or not the input declares them."""
 
 DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
 
@@ -57,6 +64,22 @@ def _peer_text(peer: Peer) -> str:
     return " + ".join(parts) or "every peer"
 
 
+def _ports_text(rule: CompiledRule) -> str:
+    """The ports of a rule as written: `TCP 8080, UDP 53-60, TCP metrics`, or every port."""
+    if not rule.ports:
+        return "every port"
+    parts = []
+    for cport in rule.ports:
+        p = cport.port
+        if p.port is None:
+            parts.append(f"every {p.protocol} port")
+        elif p.end_port is not None:
+            parts.append(f"{p.protocol} {p.port}-{p.end_port}")
+        else:
+            parts.append(f"{p.protocol} {p.port}")
+    return ", ".join(parts)
+
+
 def _selector_yaml(selector: LabelSelector, indent: str) -> str:
     if selector.is_empty:
         return "{}"
@@ -73,17 +96,23 @@ def _selector_yaml(selector: LabelSelector, indent: str) -> str:
 
 
 def _closest_labels(selector: LabelSelector, labels: Collection[tuple[str, str]]) -> list[str]:
-    """Labels in use that are close to the ones `selector` asks for (typos)."""
-    wanted = [f"{k}={v}" for k, v in selector.match_labels]
-    wanted += [f"{r.key}={v}" for r in selector.match_expressions for v in r.values]
-    have = sorted({f"{k}={v}" for k, v in labels})
+    """Labels in use that are close to the ones `selector` asks for (typos): a close value of
+    the same key, or the same value under a close key."""
+    values: dict[str, set[str]] = {}
+    for k, v in labels:
+        values.setdefault(k, set()).add(v)
+    wanted = list(selector.match_labels)
+    wanted += [(r.key, v) for r in selector.match_expressions for v in r.values]
     out: list[str] = []
-    for w in wanted:
-        if w in have:
+    for k, v in wanted:
+        if v in values.get(k, ()):
             continue
-        for match in difflib.get_close_matches(w, have, n=2, cutoff=0.75):
-            if match not in out:
-                out.append(match)
+        if k in values:
+            close = [f"{k}={m}" for m in difflib.get_close_matches(v, sorted(values[k]), 2, 0.75)]
+        else:
+            keys = difflib.get_close_matches(k, sorted(values), 2, 0.75)
+            close = [f"{key}={v}" for key in keys if v in values[key]]
+        out += [c for c in close if c not in out]
     return out
 
 
@@ -159,6 +188,18 @@ def peer_selects_nothing(ctx: LintContext) -> Iterator[Finding]:
                 yield from _peer_nothing(ctx, cp, rule, cpeer, peer, ns_labels)
 
 
+def _may_be_outside_input(ctx: LintContext, selector: LabelSelector) -> bool:
+    """Whether a namespace selector that matches none of the input's namespaces may mean one
+    the input leaves out: one every cluster has (kube-system for DNS), or one named by
+    `kubernetes.io/metadata.name`, or any namespace when the input declares none."""
+    if not any(ns.declared for ns in ctx.cluster.namespaces):
+        return True
+    looked_at = selector.keys()
+    if NAMESPACE_NAME_LABEL in looked_at:
+        return True
+    return any(selector_matches(selector, namespace_labels(name, None)) for name in ALWAYS_THERE)
+
+
 def _peer_nothing(
     ctx: LintContext,
     cp: CompiledPolicy,
@@ -180,6 +221,8 @@ def _peer_nothing(
                 peer.namespace_selector,
                 {kv for labels in ns_labels.values() for kv in labels.items()},
             )
+            if not close and _may_be_outside_input(ctx, peer.namespace_selector):
+                return
             hint = f" (namespace labels in use that are close: {', '.join(close)})" if close else ""
             yield _policy_finding(
                 "peer-selects-nothing",
@@ -193,12 +236,12 @@ def _peer_nothing(
             return
     else:
         namespaces = [cp.policy.namespace]
-    pods = [p for p in ctx.cluster.pods if p.namespace in namespaces and not p.host_network]
-    if not pods or peer.pod_selector is None:
+    with_pods = [ns for ns in namespaces if ns in ctx.pods_by_namespace]
+    if not with_pods or peer.pod_selector is None:
         # the namespaces exist but the input holds none of their pods: nothing to judge by
         return
-    close = _closest_labels(peer.pod_selector, {kv for p in pods for kv in p.labels})
-    partial = {p.namespace for p in pods} != set(namespaces) or (
+    close = _closest_labels(peer.pod_selector, ctx.labels_in(with_pods))
+    partial = len(with_pods) != len(namespaces) or (
         peer.namespace_selector is not None and peer.namespace_selector.is_empty
     )
     if partial and not close:
@@ -230,11 +273,13 @@ def _allows_all(rule: CompiledRule) -> bool:
 
 
 def broad_peer(ctx: LintContext) -> Iterator[Finding]:
+    # ingress only: an egress rule to everywhere is a common, deliberate choice, and its one
+    # dangerous destination has its own check (cloud-metadata-reachable)
     for cp in ctx.evaluator.policies:
         selected = ctx.selected(cp)
         if not selected.any():
             continue
-        for rule in (*cp.ingress, *cp.egress):
+        for rule in cp.ingress:
             for cpeer in rule.peers:
                 peer = cpeer.peer
                 if peer is None:
@@ -256,8 +301,8 @@ def broad_peer(ctx: LintContext) -> Iterator[Finding]:
                     if every_pod
                     else f"every {'IPv4' if ':' not in peer.ip_block.cidr else 'IPv6'} address"  # type: ignore[union-attr]
                 )
-                ports = rule.static_connections().describe() if rule.ports else "every port"
-                towards = "into" if rule.direction == "ingress" else "from"
+                ports = _ports_text(rule)
+                towards = "into"
                 subjects = listing(ctx.class_owners(np.flatnonzero(selected)))
                 yield Finding(
                     "broad-peer",
@@ -533,9 +578,10 @@ def policytypes_denies_all(ctx: LintContext) -> Iterator[Finding]:
         selected = ctx.selected(cp)
         if not selected.any():
             continue
+        written_keys = {name for name, _ in policy.spec_sources}
         for direction in DIRECTIONS:
-            if not cp.isolates(direction) or cp.rules(direction):
-                continue
+            if not cp.isolates(direction) or cp.rules(direction) or direction in written_keys:
+                continue  # `egress: []` written out is a deliberate deny
             cut = ctx.isolated_only_by(cp, direction)
             if not cut.any():
                 continue
@@ -609,7 +655,9 @@ def duplicate_object(ctx: LintContext) -> Iterator[Finding]:
 
 def namespace_missing(ctx: LintContext) -> Iterator[Finding]:
     declared = [ns.name for ns in ctx.cluster.namespaces if ns.declared]
-    missing = {ns.name for ns in ctx.cluster.namespaces if not ns.declared}
+    missing = {
+        ns.name for ns in ctx.cluster.namespaces if not ns.declared and ns.name not in ALWAYS_THERE
+    }
     if not declared or not missing:
         return
     objects: list[tuple[str, str, str, SourceRef]] = [
@@ -729,44 +777,36 @@ def ipblock_covers_pods(ctx: LintContext) -> Iterator[Finding]:
 
 def cloud_metadata_reachable(ctx: LintContext) -> Iterator[Finding]:
     result = ctx.connectivity
-    atoms: list[tuple[str, int]] = []
-    for address in METADATA_ADDRESSES:
-        value = address_value(address)
-        for e, atom in enumerate(result.outside):
-            if value in atom:
-                atoms.append((address, e))
-    if not atoms:
-        return
-    per_rule: dict[str, tuple[CompiledRule, set[int], set[str]]] = {}
-    for cls in result.classes:
-        if not result.isolated_egress[cls.index]:
+    table = result.rule_tables["egress"]
+    for r, rule in enumerate(table.compiled):
+        subjects = table.selects[r]
+        if not len(subjects) or not table.static[r].any():
+            continue  # selects nothing, or only named ports (never an outside address)
+        if not rule.static_connections() & METADATA_PORTS:
+            continue  # e.g. DNS to anywhere: nothing listens there on those ports
+        reached = [
+            address
+            for address in METADATA_ADDRESSES
+            if address_value(address) in rule.peer_addresses()
+        ]
+        if not reached:
             continue
-        for address, e in atoms:
-            if not result.to_outside.get((cls.index, e)):
-                continue
-            side = ctx.evaluator.side("egress", cls.representative, external(address))
-            for match in side.matches:
-                cp = next(p for p in ctx.evaluator.policies if p.key == match.policy)
-                rule = cp.egress[match.rule_index]
-                _, classes, addresses = per_rule.setdefault(rule.id, (rule, set(), set()))
-                classes.add(cls.index)
-                addresses.add(address)
-    for rule, classes, addresses in per_rule.values():
         peer = rule.peers[0].peer
         source = rule.source
         for cpeer in rule.peers:
-            if cpeer.peer is not None and any(
-                address_value(a) in cpeer.addresses for a in addresses
-            ):
-                source, peer = cpeer.peer.source, cpeer.peer
+            if any(address_value(a) in cpeer.matched_addresses(ALL_ADDRESSES) for a in reached):
+                source = cpeer.peer.source if cpeer.peer is not None else rule.source
+                peer = cpeer.peer
+                break
         cidr = peer.ip_block.cidr if peer is not None and peer.ip_block is not None else "0.0.0.0/0"
+        ports = _ports_text(rule)
         yield _policy_finding(
             "cloud-metadata-reachable",
             rule.policy,
             source,
-            f"{rule.id} lets {listing(ctx.class_owners(sorted(classes)))}, otherwise isolated "
-            f"for egress, reach the cloud metadata service {listing(sorted(addresses))} "
-            "(node credentials)",
+            f"{rule.id} lets {listing(ctx.class_owners(subjects))}, otherwise isolated for "
+            f"egress, reach the cloud metadata service {listing(reached)} ({ports}): it hands "
+            "out the node's credentials",
             f"Except the metadata address:\nipBlock:\n  cidr: {cidr}\n"
             "  except: [169.254.169.254/32]",
         )

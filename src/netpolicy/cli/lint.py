@@ -1,0 +1,150 @@
+"""`netpolicy lint`: the classic NetworkPolicy mistakes, as text, JSON or SARIF."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+
+from netpolicy import __version__, api
+from netpolicy.analysis.lint import CHECK_IDS, CHECKS, SEVERITIES
+from netpolicy.cli._common import HostNetwork, Paths, err, fail, host_network_mode, load, out
+from netpolicy.load.config import unknown_check
+from netpolicy.render.lint import FORMATS
+
+ALIASES = {"txt": "text"}
+"""Other commands call their text output `txt`; lint accepts that spelling too."""
+
+
+def lint_command(
+    paths: Paths = None,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help=f"One of {', '.join(FORMATS)}.")
+    ] = "text",
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding is at or above this severity: error, warning or info.",
+        ),
+    ] = "error",
+    disable: Annotated[
+        list[str] | None,
+        typer.Option("--disable", help="Leave out this check (repeatable; IDs in --list)."),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Lint settings (disable: [IDs], severity: {ID: level}). "
+            "Default: .netpolicy.yaml in the current directory, when present.",
+            show_default=False,
+        ),
+    ] = None,
+    list_checks: Annotated[
+        bool,
+        typer.Option("--list", help="Print every check, its default severity and what it finds."),
+    ] = False,
+    host_network: HostNetwork = "node",
+) -> None:
+    """The classic NetworkPolicy mistakes: what happens at runtime, and the fix.
+
+    Exits 1 when a finding is at or above --fail-on, or when the API server would reject an
+    object of the input (its errors are on stderr); 2 for bad usage or unreadable input.
+    """
+    mode = host_network_mode(host_network)
+    fmt = ALIASES.get(output, output)
+    if fmt not in FORMATS:
+        fail(f"{output} output format is not supported for lint ({', '.join(FORMATS)})")
+    if fail_on not in SEVERITIES:
+        fail(f"--fail-on {fail_on}: choose one of {', '.join(SEVERITIES)}")
+    if list_checks:
+        _list(fmt)
+        return
+    disabled = _disabled(disable or [])
+    settings = api.lint_config(config)
+    if settings.diagnostics:
+        from netpolicy.render.text import render_diagnostics
+
+        render_diagnostics(err.console, settings.diagnostics)
+    if settings.errors:
+        fail(f"invalid lint config {settings.errors[0].source.file}")
+    if config is None and settings.config.file is not None:
+        err.print(f"note: lint settings from {settings.config.file}", style="dim")
+    data = load(paths, "lint")
+    report = api.lint(
+        data.cluster,
+        disable=[*settings.config.disable, *disabled],
+        severity=dict(settings.config.severity),
+        host_network=mode,
+    )
+    with _quiet_on_closed_pipe():
+        if fmt == "text":
+            from netpolicy.render.lint import render_lint
+
+            render_lint(out.console, report)
+        elif fmt == "json":
+            from netpolicy.render.lint import lint_json_chunks
+
+            _write(lint_json_chunks(report))
+        else:
+            from netpolicy.render.sarif import sarif_chunks
+
+            _write(sarif_chunks(report, __version__))
+    if report.at_or_above(fail_on) or data.has_errors:
+        # an object the API server would reject never reaches the cluster: always a failure
+        raise typer.Exit(1)
+
+
+def _disabled(values: list[str]) -> list[str]:
+    """The check IDs of every --disable (a comma-separated list also works); exit 2 if unknown."""
+    ids = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for check_id in ids:
+        if check_id not in CHECK_IDS:
+            fail(f"--disable: {unknown_check(check_id, CHECK_IDS)}")
+    return ids
+
+
+def _list(fmt: str) -> None:
+    if fmt == "sarif":
+        fail("--list prints text or json, not sarif")
+    with _quiet_on_closed_pipe():
+        if fmt == "json":
+            from netpolicy.render.lint import checks_json_chunks
+
+            _write(checks_json_chunks(CHECKS))
+        else:
+            from netpolicy.render.lint import render_checks
+
+            render_checks(out.console, CHECKS)
+
+
+def _write(chunks: Iterable[str]) -> None:
+    # One write per chunk: a single oversized write to a pipe can be cut short by the kernel.
+    for chunk in chunks:
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
+
+
+@contextmanager
+def _quiet_on_closed_pipe() -> Iterator[None]:
+    """Ends the command quietly (exit 1, as rich does) when the reader of stdout has gone."""
+    try:
+        yield
+    except BrokenPipeError:
+        _closed_pipe()
+
+
+def _closed_pipe() -> NoReturn:
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from
+    # printing "Exception ignored ... BrokenPipeError" to the user.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (in tests): nothing to flush
+        pass
+    raise typer.Exit(1)
