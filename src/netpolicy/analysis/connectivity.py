@@ -122,6 +122,8 @@ class Connectivity:
     """Seconds per phase: classes, rules (selectors and peers per class), combine."""
     rule_tables: dict[str, RuleTable] = field(default_factory=dict)
     """Per direction, every rule's subjects, peers and ports as arrays over classes."""
+    has_pairs: bool = False
+    """Whether `class_pairs`, `to_outside` and `from_outside` were computed."""
 
     def pod_pairs(self) -> Iterator[tuple[Pod | IntervalSet, Pod | IntervalSet, ConnectionSet]]:
         """Every allowed (src, dst, connections), pods expanded, self pairs left out."""
@@ -415,6 +417,7 @@ def compute_connectivity(
     result.isolated_egress = [bool(x) for x in egress.isolated]
     if not pairs:
         return result
+    result.has_pairs = True
     total = len(classes) + len(outside)
     n, w, e_count = len(classes), atoms.words, len(outside)
     in_iso, eg_iso = ingress.isolated, egress.isolated

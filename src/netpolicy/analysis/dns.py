@@ -76,6 +76,8 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
             allowed = [
                 ConnectionSet.all()
                 if c == s
+                else result.class_pairs.get((c, s), ConnectionSet.none())
+                if result.has_pairs
                 else evaluator.allowed(source, result.classes[s].representative)
                 for s in servers
             ]
@@ -87,14 +89,32 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
     reach = _egress_reach(result)
     dns = ANY_DNS_PORTS["UDP"] | ANY_DNS_PORTS["TCP"]
     stand_ins = [_stand_in(evaluator, *server) for server in ABSENT_SERVERS]
+    # the egress side towards a stand-in depends only on the egress rules selecting the source
+    rules_of = _egress_rules_per_class(result)
+    towards: dict[tuple[int, ...], ConnectionSet] = {}
     for c in isolated:
         got = result.atoms.connections(reach[c]) & dns
-        source = result.classes[c].representative
-        for pod in stand_ins:
-            got = got | (evaluator.side("egress", source, pod).allowed & dns)
+        found = towards.get(rules_of[c])
+        if found is None:
+            source = result.classes[c].representative
+            found = ConnectionSet.union(
+                evaluator.side("egress", source, pod).allowed & dns for pod in stand_ins
+            )
+            towards[rules_of[c]] = found
+        got = got | found
         blocked = tuple(proto for proto, port in ANY_DNS_PORTS.items() if not got & port)
         out[c] = DnsReach(c, blocked, ())
     return out
+
+
+def _egress_rules_per_class(result: Connectivity) -> list[tuple[int, ...]]:
+    """Per class, the egress rules (table indices) whose policy selects it."""
+    table = result.rule_tables["egress"]
+    out: list[list[int]] = [[] for _ in result.classes]
+    for r, subjects in enumerate(table.selects):
+        for c in subjects.tolist():
+            out[c].append(r)
+    return [tuple(rules) for rules in out]
 
 
 def _egress_reach(result: Connectivity) -> NDArray[np.uint64]:

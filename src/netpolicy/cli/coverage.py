@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 
 from netpolicy import api
-from netpolicy.cli._common import Paths, fail, load, out
+from netpolicy.cli._common import HostNetwork, Paths, fail, host_network_mode, load, out
 from netpolicy.render.coverage import FORMATS, TOP
-from netpolicy.semantics import HostNetworkMode
 
 ALIASES = {"txt": "text"}
 """Other commands call their text output `txt`; coverage accepts that spelling too."""
@@ -35,32 +34,25 @@ def coverage_command(
     profile: Annotated[
         bool, typer.Option("--profile", help="Print where the time went (stderr).")
     ] = False,
-    host_network: Annotated[
-        str,
-        typer.Option(
-            "--host-network",
-            help="Host-network pods: node = their traffic is the node's, no policy isolates "
-            "them, so they are left out of the counts (most plugins); pod = they count as any "
-            "other pod.",
-        ),
-    ] = "node",
+    host_network: HostNetwork = "node",
 ) -> None:
     """The adoption dashboard: isolation and adoption step per namespace, what to do next.
 
     Per namespace: workloads isolated for ingress, egress, both, neither; the step reached
     (no policies, ingress default deny, ingress allows in place, egress with DNS). Then the
-    workloads reachable from every pod or from outside, most reachable first. Exits 0, or 2
-    for bad usage or unreadable input.
+    workloads reachable from every pod or from outside, most reachable first. With
+    --host-network node, host-network workloads are left out (no policy isolates them).
+    Exits 0, or 2 for bad usage or unreadable input.
     """
     fmt = ALIASES.get(output, output)
     if fmt not in FORMATS:
         fail(f"{output} output format is not supported for coverage ({', '.join(FORMATS)})")
     if top is not None and top < 0:
         fail("--top must be 0 (all) or more")
-    if host_network not in ("node", "pod"):
-        fail(f"--host-network must be node or pod, not {host_network!r}")
-    mode: HostNetworkMode = "node" if host_network == "node" else "pod"
-    limit = None if top == 0 else top if top is not None else None if fmt == "json" else TOP
+    mode = host_network_mode(host_network)
+    limit: int | None = top or None  # 0: all
+    if top is None:
+        limit = None if fmt == "json" else TOP
     timings = api.Timings()
     started = time.perf_counter()
     data = load(paths, "measure")
