@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
-from netpolicy.analysis.connlist import Connection, connection_list
+from netpolicy.analysis.connlist import Connection, ConnectionRows, connection_list
 from netpolicy.analysis.coverage import Coverage
 from netpolicy.analysis.coverage import coverage as compute_coverage
 from netpolicy.analysis.endpoints import resolve
@@ -128,6 +128,29 @@ def connlist(
         if timings is not None:
             timings.add("aggregate", started)
         return conns
+
+
+def connection_rows(
+    cluster: Cluster,
+    *,
+    workloads: bool | None = None,
+    focus: str | None = None,
+    namespace: str | None = None,
+    timings: Timings | None = None,
+    host_network: HostNetworkMode = "node",
+) -> ConnectionRows:
+    """Every allowed connection as rows made while they are read: for any size of answer."""
+    started = time.perf_counter()
+    result = compute_connectivity(cluster, host_network=host_network)
+    if timings is not None:
+        timings.phases.update(result.timings)
+        started = time.perf_counter()
+    if workloads is None:
+        workloads = prefers_workloads(cluster)
+    rows = ConnectionRows(result, workloads=workloads, focus=focus, namespace=namespace)
+    if timings is not None:
+        timings.add("endpoints", started)
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from netpolicy.analysis.lint import CHECKS
+from netpolicy.cli._common import CLOSED_PIPE
 
 from ..render._sarif_schema import schema_errors
 from ._helpers import DEMO, describe, env, invoke, no_traceback, run, run_many
@@ -339,5 +340,5 @@ def test_a_closed_pipe_ends_quietly(args):
     assert proc.stdout is not None
     proc.stdout.close()  # the reader is gone before the first write
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == CLOSED_PIPE
     assert stderr.decode() == ""

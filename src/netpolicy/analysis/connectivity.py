@@ -106,24 +106,104 @@ class RuleTable:
 
 
 @dataclass(slots=True)
+class PairRelations:
+    """What the engine decided per pair of classes, before anything is expanded.
+
+    Sparse (src, dst) relations for the sides that policies isolate, the rest implied by the
+    isolation flags: a source not isolated for egress allows every port towards everything, a
+    destination not isolated for ingress admits every port from everything. Rows of the full
+    relation are made from these on demand (`Connectivity.row`), never all at once.
+    """
+
+    egress: _Relation  # src * n + dst: the egress rules of isolated sources
+    ingress: _Relation  # src * n + dst: the ingress rules of isolated destinations
+    from_outside: _Relation  # atom * n + dst
+    to_outside: _Relation  # src * e + atom
+    egress_isolated: Bools
+    ingress_isolated: Bools
+    open_ingress: Mask  # n x words: full where the destination admits everything, else 0
+
+
+@dataclass(slots=True)
 class Connectivity:
-    """Allowed connections between classes and outside ranges; expand with `pod_pairs()`."""
+    """Allowed connections between classes and outside ranges.
+
+    Row by row (`row`, `outside_row`: one source against every class and outside range, as
+    port masks) for streaming at any density, or as dictionaries of ConnectionSets
+    (`class_pairs`, `to_outside`, `from_outside`, built on first use) for small questions.
+    """
 
     evaluator: Evaluator
     classes: list[PodClass]
     outside: list[IntervalSet]
     atoms: PortAtoms
-    class_pairs: dict[tuple[int, int], ConnectionSet] = field(default_factory=dict)
-    to_outside: dict[tuple[int, int], ConnectionSet] = field(default_factory=dict)
-    from_outside: dict[tuple[int, int], ConnectionSet] = field(default_factory=dict)
     isolated_ingress: list[bool] = field(default_factory=list)
     isolated_egress: list[bool] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per phase: classes, rules (selectors and peers per class), combine."""
     rule_tables: dict[str, RuleTable] = field(default_factory=dict)
     """Per direction, every rule's subjects, peers and ports as arrays over classes."""
-    has_pairs: bool = False
-    """Whether `class_pairs`, `to_outside` and `from_outside` were computed."""
+    relations: PairRelations | None = None
+    """None when computed with `pairs=False` (rules and isolation only)."""
+    _dicts: tuple[dict[tuple[int, int], ConnectionSet], ...] | None = None
+
+    @property
+    def has_pairs(self) -> bool:
+        return self.relations is not None
+
+    @property
+    def class_pairs(self) -> dict[tuple[int, int], ConnectionSet]:
+        """(src class, dst class) -> allowed ports, for every pair that allows any."""
+        return self._expand()[0]
+
+    @property
+    def to_outside(self) -> dict[tuple[int, int], ConnectionSet]:
+        """(src class, outside range) -> allowed ports."""
+        return self._expand()[1]
+
+    @property
+    def from_outside(self) -> dict[tuple[int, int], ConnectionSet]:
+        """(outside range, dst class) -> allowed ports."""
+        return self._expand()[2]
+
+    def _expand(self) -> tuple[dict[tuple[int, int], ConnectionSet], ...]:
+        if self._dicts is None:
+            self._dicts = _dictionaries(self)
+        return self._dicts
+
+    def row(self, src: int) -> Mask:
+        """What class `src` may open towards every class and then every outside range:
+        (classes + ranges) x words port masks."""
+        rel = self._relations()
+        n, e, w = len(self.classes), len(self.outside), self.atoms.words
+        out = np.zeros((n + e, w), dtype=np.uint64)
+        towards = out[:n]
+        if rel.egress_isolated[src]:
+            _fill(towards, rel.egress, src * n, n)
+            if e:
+                _fill(out[n:], rel.to_outside, src * e, e)
+            admitted = rel.open_ingress.copy()
+            _fill(admitted, rel.ingress, src * n, n)
+            towards &= admitted
+        else:
+            towards[:] = rel.open_ingress
+            _fill(towards, rel.ingress, src * n, n)
+            out[n:] = self.atoms.full
+        return out
+
+    def outside_row(self, atom: int) -> Mask:
+        """What outside range `atom` may open towards every class (and no outside range)."""
+        rel = self._relations()
+        n, e = len(self.classes), len(self.outside)
+        out = np.zeros((n + e, self.atoms.words), dtype=np.uint64)
+        out[:n] = rel.open_ingress
+        _fill(out[:n], rel.from_outside, atom * n, n)
+        return out
+
+    def _relations(self) -> PairRelations:
+        if self.relations is None:
+            raise ValueError("connectivity computed without pairs (pairs=False)")
+        return self.relations
 
     def pod_pairs(self) -> Iterator[tuple[Pod | IntervalSet, Pod | IntervalSet, ConnectionSet]]:
         """Every allowed (src, dst, connections), pods expanded, self pairs left out."""
@@ -138,6 +218,14 @@ class Connectivity:
         for (e, d), conns in self.from_outside.items():
             for dst in self.classes[d].pods:
                 yield self.outside[e], dst, conns
+
+
+def _fill(target: Mask, relation: _Relation, first: int, count: int) -> None:
+    """Overwrite the rows of `target` that `relation` has keys for in [first, first + count)."""
+    keys = relation.keys
+    lo, hi = np.searchsorted(keys, (first, first + count))
+    if hi > lo:
+        target[keys[lo:hi] - first] = relation.masks[lo:hi]
 
 
 def _named_port_masks(
@@ -385,6 +473,42 @@ def _emit(
         target[divmod(key, n_dst)] = sets[i]
 
 
+def _dictionaries(result: Connectivity) -> tuple[dict[tuple[int, int], ConnectionSet], ...]:
+    """The relations as dictionaries of ConnectionSets, combined by which sides are isolated."""
+    rel = result._relations()
+    atoms = result.atoms
+    n, w, e_count = len(result.classes), atoms.words, len(result.outside)
+    in_iso, eg_iso = rel.ingress_isolated, rel.egress_isolated
+    allowed_eg, allowed_in = rel.egress, rel.ingress
+    full = atoms.full
+    class_pairs: dict[tuple[int, int], ConnectionSet] = {}
+    to_outside: dict[tuple[int, int], ConnectionSet] = {}
+    from_outside: dict[tuple[int, int], ConnectionSet] = {}
+    in_src = allowed_in.keys // n
+    eg_dst = allowed_eg.keys % n
+    both, i_in, i_eg = np.intersect1d(allowed_in.keys, allowed_eg.keys, return_indices=True)
+    _emit(class_pairs, both, allowed_in.masks[i_in] & allowed_eg.masks[i_eg], n, atoms)
+    only_in = ~eg_iso[in_src]  # the source's egress is open: ingress decides
+    _emit(class_pairs, allowed_in.keys[only_in], allowed_in.masks[only_in], n, atoms)
+    only_eg = ~in_iso[eg_dst]  # the destination's ingress is open: egress decides
+    _emit(class_pairs, allowed_eg.keys[only_eg], allowed_eg.masks[only_eg], n, atoms)
+    open_src, open_dst = np.flatnonzero(~eg_iso), np.flatnonzero(~in_iso)
+    if len(open_src) and len(open_dst):
+        keys = np.add.outer(open_src.astype(np.int64) * n, open_dst).ravel()
+        _emit(class_pairs, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
+    # outside atoms to pods: only the pod's ingress applies
+    _emit(from_outside, rel.from_outside.keys, rel.from_outside.masks, n, atoms)
+    if len(open_dst):
+        keys = np.add.outer(np.arange(e_count, dtype=np.int64) * n, open_dst).ravel()
+        _emit(from_outside, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
+    # pods to outside atoms: only the pod's egress applies; named ports never match there
+    _emit(to_outside, rel.to_outside.keys, rel.to_outside.masks, e_count, atoms)
+    if len(open_src):
+        keys = np.add.outer(open_src.astype(np.int64) * e_count, np.arange(e_count)).ravel()
+        _emit(to_outside, keys, np.broadcast_to(full, (len(keys), w)), e_count, atoms)
+    return class_pairs, to_outside, from_outside
+
+
 def compute_connectivity(
     cluster: Cluster,
     evaluator: Evaluator | None = None,
@@ -417,43 +541,22 @@ def compute_connectivity(
     result.isolated_egress = [bool(x) for x in egress.isolated]
     if not pairs:
         return result
-    result.has_pairs = True
-    total = len(classes) + len(outside)
     n, w, e_count = len(classes), atoms.words, len(outside)
     in_iso, eg_iso = ingress.isolated, egress.isolated
-    full = atoms.full
-
-    # pods to pods, by which sides are isolated
     allowed_eg = _relation(egress, "egress", n, w)
     allowed_in = _relation(ingress, "ingress", n, w, sources=_Sources.of(eg_iso, allowed_eg, n))
-    in_src = allowed_in.keys // n
-    eg_dst = allowed_eg.keys % n
-    both, i_in, i_eg = np.intersect1d(allowed_in.keys, allowed_eg.keys, return_indices=True)
-    _emit(result.class_pairs, both, allowed_in.masks[i_in] & allowed_eg.masks[i_eg], n, atoms)
-    only_in = ~eg_iso[in_src]  # the source's egress is open: ingress decides
-    _emit(result.class_pairs, allowed_in.keys[only_in], allowed_in.masks[only_in], n, atoms)
-    only_eg = ~in_iso[eg_dst]  # the destination's ingress is open: egress decides
-    _emit(result.class_pairs, allowed_eg.keys[only_eg], allowed_eg.masks[only_eg], n, atoms)
-    open_src, open_dst = np.flatnonzero(~eg_iso), np.flatnonzero(~in_iso)
-    if len(open_src) and len(open_dst):
-        keys = np.add.outer(open_src.astype(np.int64) * n, open_dst).ravel()
-        _emit(result.class_pairs, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
+    open_ingress = np.zeros((n, w), dtype=np.uint64)
+    open_ingress[~in_iso] = atoms.full
+    result.relations = PairRelations(
+        allowed_eg,
+        allowed_in,
+        _relation(ingress, "ingress", n, w, outside=True),
+        _relation(egress, "egress", e_count, w, outside=True),
+        eg_iso,
+        in_iso,
+        open_ingress,
+    )
     if progress is not None:
-        progress(n, total)
-
-    # outside atoms to pods: only the pod's ingress applies
-    from_out = _relation(ingress, "ingress", n, w, outside=True)
-    _emit(result.from_outside, from_out.keys, from_out.masks, n, atoms)
-    if len(open_dst):
-        keys = np.add.outer(np.arange(e_count, dtype=np.int64) * n, open_dst).ravel()
-        _emit(result.from_outside, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
-    # pods to outside atoms: only the pod's egress applies; named ports never match there
-    to_out = _relation(egress, "egress", e_count, w, outside=True)
-    _emit(result.to_outside, to_out.keys, to_out.masks, e_count, atoms)
-    if len(open_src):
-        keys = np.add.outer(open_src.astype(np.int64) * e_count, np.arange(e_count)).ravel()
-        _emit(result.to_outside, keys, np.broadcast_to(full, (len(keys), w)), e_count, atoms)
-    if progress is not None:
-        progress(total, total)
+        progress(n + e_count, n + e_count)
     result.timings["combine"] = time.perf_counter() - after_rules
     return result

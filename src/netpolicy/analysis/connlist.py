@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from netpolicy.analysis.connectivity import Connectivity
+import numpy as np
+from numpy.typing import NDArray
+
+from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.model import Pod
 from netpolicy.semantics import ConnectionSet, IntervalSet, format_range
 
@@ -44,6 +49,117 @@ def _matches_focus(name: str, focus: str) -> bool:
     return base.split("/", 1)[-1] == focus
 
 
+Row = tuple[int, NDArray[np.int64], NDArray[np.int64]]
+"""One source endpoint (index into `names`), its destinations (ascending) and port-set ids."""
+
+ROW_CACHE_BYTES = 256 << 20
+"""Endpoint rows kept for reuse (pods of one class share theirs)."""
+
+
+class ConnectionRows:
+    """The allowed connections, one row per source endpoint, in (src, dst) name order.
+
+    Nothing here grows with the number of connections: rows are made from the engine's class
+    relation while they are iterated. `names` are the endpoints (pods or workloads, and outside
+    ranges); `port_sets[i]` is the ConnectionSet of port-set id i (ids are handed out as rows
+    are made, so read it after the row that uses an id).
+    """
+
+    def __init__(
+        self,
+        result: Connectivity,
+        *,
+        workloads: bool = False,
+        focus: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self.result = result
+        n = len(result.classes)
+        columns: list[list[str]] = [
+            sorted({pod_name(p, workloads) for p in c.pods}) for c in result.classes
+        ]
+        columns += [[endpoint_name(r, workloads)] for r in result.outside]
+        self.names: list[str] = sorted({name for names in columns for name in names})
+        index = {name: i for i, name in enumerate(self.names)}
+        pairs = sorted({(index[name], col) for col, names in enumerate(columns) for name in names})
+        self._entity = np.array([e for e, _ in pairs], dtype=np.int64)
+        self._column = np.array([c for _, c in pairs], dtype=np.int64)
+        self._starts = np.flatnonzero(np.r_[True, self._entity[1:] != self._entity[:-1]])
+        self._bounds = np.r_[self._starts, len(pairs)]
+        self._n = n
+        self.port_sets: list[ConnectionSet] = []
+        self._ids: dict[bytes, int] = {}
+        # a pair is listed when either end matches each filter given
+        self._filters: list[NDArray[np.bool_]] = []
+        if focus is not None:
+            self._filters.append(np.array([_matches_focus(x, focus) for x in self.names], bool))
+        if namespace is not None:
+            prefix = namespace + "/"
+            self._filters.append(np.array([x.startswith(prefix) for x in self.names], bool))
+        self.matched = all(f.any() for f in self._filters) and bool(self.names)
+
+    def columns_of(self, endpoint: int) -> NDArray[np.int64]:
+        return self._column[self._bounds[endpoint] : self._bounds[endpoint + 1]]
+
+    def _class_row(self, column: int) -> Mask:
+        if column < self._n:
+            return self.result.row(column)
+        return self.result.outside_row(column - self._n)
+
+    def _endpoint_row(self, columns: NDArray[np.int64]) -> Mask:
+        """endpoints x words: what an endpoint made of `columns` may open towards each one."""
+        row = self._class_row(int(columns[0]))
+        for c in columns[1:]:
+            row |= self._class_row(int(c))
+        return np.bitwise_or.reduceat(row[self._column], self._starts, axis=0)
+
+    def _port_ids(self, masks: Mask) -> NDArray[np.int64]:
+        """The id of each distinct mask, handing out new ids (and their ConnectionSets)."""
+        flat = np.ascontiguousarray(masks).view(np.dtype((np.void, masks.shape[1] * 8))).ravel()
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        ids = np.empty(len(uniq), dtype=np.int64)
+        for i, u in enumerate(uniq):
+            key = u.tobytes()
+            found = self._ids.get(key)
+            if found is None:
+                found = self._ids[key] = len(self.port_sets)
+                mask = np.frombuffer(key, dtype=np.uint64)
+                self.port_sets.append(self.result.atoms.connections(mask))
+            ids[i] = found
+        return ids[inverse.ravel()]
+
+    def __iter__(self) -> Iterator[Row]:
+        cache: OrderedDict[bytes, Mask] = OrderedDict()
+        row_bytes = max(len(self.names) * self.result.atoms.words * 8, 1)
+        capacity = max(1, ROW_CACHE_BYTES // row_bytes)
+        for src in range(len(self.names)):
+            columns = self.columns_of(src)
+            key = columns.tobytes()
+            masks = cache.get(key)
+            if masks is None:
+                masks = self._endpoint_row(columns)
+                cache[key] = masks
+                if len(cache) > capacity:
+                    cache.popitem(last=False)
+            else:
+                cache.move_to_end(key)
+            allowed = np.asarray(masks.any(axis=1))
+            allowed[src] = False  # an endpoint's traffic to itself is never listed
+            for wanted in self._filters:
+                if not wanted[src]:
+                    allowed &= wanted
+            dsts = np.flatnonzero(allowed)
+            if len(dsts):
+                yield src, dsts, self._port_ids(masks[dsts])
+
+    def connections(self) -> Iterator[Connection]:
+        """The rows as Connection values (for small answers and tests)."""
+        for src, dsts, ids in self:
+            name = self.names[src]
+            for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
+                yield Connection(name, self.names[d], self.port_sets[i])
+
+
 def connection_list(
     result: Connectivity,
     *,
@@ -52,31 +168,5 @@ def connection_list(
     namespace: str | None = None,
 ) -> list[Connection]:
     """Allowed connections, aggregated per endpoint name, sorted by (src, dst)."""
-    merged: dict[tuple[str, str], ConnectionSet] = {}
-
-    def add(src: str, dst: str, conns: ConnectionSet) -> None:
-        if src == dst:
-            return
-        if focus is not None and not (_matches_focus(src, focus) or _matches_focus(dst, focus)):
-            return
-        if namespace is not None and not (
-            src.startswith(namespace + "/") or dst.startswith(namespace + "/")
-        ):
-            return
-        key = (src, dst)
-        prev = merged.get(key)
-        merged[key] = conns if prev is None else prev | conns
-
-    names = [sorted({pod_name(p, workloads) for p in c.pods}) for c in result.classes]
-    outside = [endpoint_name(r, workloads) for r in result.outside]
-    for (s, d), conns in result.class_pairs.items():
-        for src in names[s]:
-            for dst in names[d]:
-                add(src, dst, conns)
-    for (s, e), conns in result.to_outside.items():
-        for src in names[s]:
-            add(src, outside[e], conns)
-    for (e, d), conns in result.from_outside.items():
-        for dst in names[d]:
-            add(outside[e], dst, conns)
-    return [Connection(s, d, c) for (s, d), c in sorted(merged.items())]
+    rows = ConnectionRows(result, workloads=workloads, focus=focus, namespace=namespace)
+    return list(rows.connections())

@@ -11,13 +11,14 @@ import typer
 
 from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
-from netpolicy.cli._common import HostNetwork, Paths, err, fail, load, out
+from netpolicy.cli._common import HostNetwork, Paths, err, fail, load, out, write_chunks
 from netpolicy.cli._common import host_network_mode as _host_network
 from netpolicy.cli.coverage import coverage_command
 from netpolicy.cli.lab import lab_app
 from netpolicy.cli.lint import lint_command
+from netpolicy.load import gc_paused
 from netpolicy.model import PROTOCOLS, Protocol
-from netpolicy.render.connlist import FORMATS, render_connlist
+from netpolicy.render.connlist import FORMATS, connlist_chunks
 from netpolicy.render.decision import decision_to_dict
 
 app = typer.Typer(
@@ -90,18 +91,25 @@ def connlist(
             style="dim",
         )
         workloads = True
-    conns = api.connlist(
-        data.cluster,
-        workloads=workloads,
-        focus=focus,
-        namespace=namespace,
-        timings=timings,
-        host_network=mode,
-    )
-    started = time.perf_counter()
-    sys.stdout.write(render_connlist(conns, output))
-    sys.stdout.flush()
-    timings.add("render", started)
+    with gc_paused():
+        rows = api.connection_rows(
+            data.cluster,
+            workloads=workloads,
+            focus=focus,
+            namespace=namespace,
+            timings=timings,
+            host_network=mode,
+        )
+        if not rows.matched and (focus is not None or namespace is not None):
+            what = " and ".join(
+                f"{flag} {value}"
+                for flag, value in (("--focus", focus), ("--namespace", namespace))
+                if value is not None
+            )
+            fail(f"{what} matches no pod, workload or outside range of the input")
+        started = time.perf_counter()
+        write_chunks(connlist_chunks(rows, output))
+        timings.add("rows and render", started)
     if profile:
         _profile(timings)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn
 
 import typer
 
@@ -26,8 +28,12 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    closed_pipe()  # the same quiet end as every other output
+
             # No markup: pod names, paths and messages are user text (`[x]` prints as written).
-            self._console = Console(
+            self._console = _Console(
                 stderr=self._stderr, highlight=False, soft_wrap=True, markup=False
             )
         return self._console
@@ -62,6 +68,45 @@ def host_network_mode(value: str) -> HostNetworkMode:
     if value not in ("node", "pod"):
         fail(f"--host-network must be node or pod, not {value!r}")
     return value  # type: ignore[return-value]
+
+
+CHUNK = 1 << 20
+"""The most one write hands to the kernel (one oversized write can be cut short silently)."""
+CLOSED_PIPE = 141
+"""Exit status when the reader of stdout has gone (`| head`): 128 + SIGPIPE, as tools do."""
+
+
+def closed_pipe() -> NoReturn:
+    """End quietly: the reader of stdout has gone."""
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from
+    # printing "Exception ignored ... BrokenPipeError".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (in tests): nothing to flush
+        pass
+    raise typer.Exit(CLOSED_PIPE)
+
+
+def write_chunks(chunks: Iterable[str], stream: BinaryIO | None = None) -> None:
+    """Write `chunks` to stdout (or `stream`), never more than CHUNK bytes per write.
+
+    A closed pipe ends the command quietly; any other write error (a full disk) is a clear
+    message and exit 2, never a silently shortened output.
+    """
+    try:
+        if stream is None:
+            sys.stdout.flush()
+            stream = sys.stdout.buffer
+        for chunk in chunks:
+            data = chunk.encode()
+            for start in range(0, len(data), CHUNK):
+                stream.write(data[start : start + CHUNK])
+        stream.flush()
+    except BrokenPipeError:
+        closed_pipe()
+    except OSError as e:
+        fail(f"cannot write the output: {e.strerror or e}")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

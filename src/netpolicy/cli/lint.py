@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from netpolicy import __version__, api
 from netpolicy.analysis.lint import CHECK_IDS, CHECKS, SEVERITIES
-from netpolicy.cli._common import HostNetwork, Paths, err, fail, host_network_mode, load, out
+from netpolicy.cli._common import (
+    HostNetwork,
+    Paths,
+    err,
+    fail,
+    host_network_mode,
+    load,
+    out,
+    write_chunks,
+)
 from netpolicy.load.config import unknown_check
 from netpolicy.render.lint import FORMATS
 
@@ -82,19 +87,18 @@ def lint_command(
         severity=dict(settings.config.severity),
         host_network=mode,
     )
-    with _quiet_on_closed_pipe():
-        if fmt == "text":
-            from netpolicy.render.lint import render_lint
+    if fmt == "text":
+        from netpolicy.render.lint import render_lint
 
-            render_lint(out.console, report)
-        elif fmt == "json":
-            from netpolicy.render.lint import lint_json_chunks
+        render_lint(out.console, report)
+    elif fmt == "json":
+        from netpolicy.render.lint import lint_json_chunks
 
-            _write(lint_json_chunks(report))
-        else:
-            from netpolicy.render.sarif import sarif_chunks
+        write_chunks(lint_json_chunks(report))
+    else:
+        from netpolicy.render.sarif import sarif_chunks
 
-            _write(sarif_chunks(report, __version__))
+        write_chunks(sarif_chunks(report, __version__))
     if report.at_or_above(fail_on) or data.has_errors:
         # an object the API server would reject never reaches the cluster: always a failure
         raise typer.Exit(1)
@@ -112,39 +116,11 @@ def _disabled(values: list[str]) -> list[str]:
 def _list(fmt: str) -> None:
     if fmt == "sarif":
         fail("--list prints text or json, not sarif")
-    with _quiet_on_closed_pipe():
-        if fmt == "json":
-            from netpolicy.render.lint import checks_json_chunks
+    if fmt == "json":
+        from netpolicy.render.lint import checks_json_chunks
 
-            _write(checks_json_chunks(CHECKS))
-        else:
-            from netpolicy.render.lint import render_checks
+        write_chunks(checks_json_chunks(CHECKS))
+    else:
+        from netpolicy.render.lint import render_checks
 
-            render_checks(out.console, CHECKS)
-
-
-def _write(chunks: Iterable[str]) -> None:
-    # One write per chunk: a single oversized write to a pipe can be cut short by the kernel.
-    for chunk in chunks:
-        sys.stdout.write(chunk)
-    sys.stdout.flush()
-
-
-@contextmanager
-def _quiet_on_closed_pipe() -> Iterator[None]:
-    """Ends the command quietly (exit 1, as rich does) when the reader of stdout has gone."""
-    try:
-        yield
-    except BrokenPipeError:
-        _closed_pipe()
-
-
-def _closed_pipe() -> NoReturn:
-    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from
-    # printing "Exception ignored ... BrokenPipeError" to the user.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (in tests): nothing to flush
-        pass
-    raise typer.Exit(1)
+        render_checks(out.console, CHECKS)
