@@ -47,13 +47,23 @@ SHAPES = {
 
 
 def _ns_selector(rng: random.Random, teams: int) -> Obj:
-    if rng.random() < 0.5:
+    if rng.random() < 0.3:
         return {"matchLabels": {"env": rng.choice(ENVS)}}
     return {
         "matchExpressions": [
-            {"key": "team", "operator": "In", "values": [f"t{rng.randrange(teams)}" for _ in range(3)]}
+            {
+                "key": "team",
+                "operator": "In",
+                "values": [f"t{rng.randrange(teams)}" for _ in range(3)],
+            }
         ]
     }
+
+
+def _pod_range(rng: random.Random) -> Obj:
+    """A /18 of the pod addresses (10.0.0.0-10.2.255.255) with one /24 excepted."""
+    a, b = rng.randrange(3), 64 * rng.randrange(4)
+    return {"cidr": f"10.{a}.{b}.0/18", "except": [f"10.{a}.{b + rng.randrange(64)}.0/24"]}
 
 
 def _policy(i: int, ns: str, app: str, rng: random.Random, teams: int) -> Obj:
@@ -64,15 +74,17 @@ def _policy(i: int, ns: str, app: str, rng: random.Random, teams: int) -> Obj:
         "podSelector": {"matchLabels": {"app": app}},
         "ingress": [
             {"from": [{"namespaceSelector": _ns_selector(rng, teams)}], "ports": ports},
-            {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": [f"10.{rng.randrange(256)}.0.0/16"]}}]},
+            {"from": [{"ipBlock": _pod_range(rng)}]},
         ],
         "policyTypes": ["Ingress"],
     }
     if rng.random() < 0.5:
         spec["egress"] = [
             {"to": [{"namespaceSelector": _ns_selector(rng, teams)}]},
-            {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
-             "ports": [{"port": 443}]},
+            {
+                "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+                "ports": [{"port": 443}],
+            },
             {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
         ]
         spec["policyTypes"] = ["Ingress", "Egress"]
@@ -109,31 +121,85 @@ def write(shape: Shape, seed: int, out: TextIO) -> dict[str, int]:
         labels = {"app": app, "tier": rng.choice(("web", "api", "db", "cache"))}
         owner = None
         if shape.owners:
-            tmpl = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
-            emit({"apiVersion": "apps/v1", "kind": "Deployment",
-                  "metadata": {"name": app, "namespace": ns},
-                  "spec": {"replicas": shape.pods_per_workload,
-                           "selector": {"matchLabels": {"app": app}}, "template": tmpl}})
+            tmpl = {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            }
+            emit(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": app, "namespace": ns},
+                    "spec": {
+                        "replicas": shape.pods_per_workload,
+                        "selector": {"matchLabels": {"app": app}},
+                        "template": tmpl,
+                    },
+                }
+            )
             rs = f"{app}-5d8f7c9b4"
-            emit({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                  "metadata": {"name": rs, "namespace": ns, "ownerReferences": [
-                      {"apiVersion": "apps/v1", "kind": "Deployment", "name": app,
-                       "uid": f"d{w}", "controller": True}]},
-                  "spec": {"replicas": shape.pods_per_workload,
-                           "selector": {"matchLabels": {"app": app}}, "template": tmpl}})
-            owner = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs,
-                      "uid": f"r{w}", "controller": True}]
+            emit(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {
+                        "name": rs,
+                        "namespace": ns,
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "Deployment",
+                                "name": app,
+                                "uid": f"d{w}",
+                                "controller": True,
+                            }
+                        ],
+                    },
+                    "spec": {
+                        "replicas": shape.pods_per_workload,
+                        "selector": {"matchLabels": {"app": app}},
+                        "template": tmpl,
+                    },
+                }
+            )
+            owner = [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": rs,
+                    "uid": f"r{w}",
+                    "controller": True,
+                }
+            ]
         for p in range(shape.pods_per_workload):
             ip += 1
-            meta: Obj = {"name": f"{app}-5d8f7c9b4-{p:05d}" if owner else app, "namespace": ns,
-                         "labels": labels}
+            meta: Obj = {
+                "name": f"{app}-5d8f7c9b4-{p:05d}" if owner else app,
+                "namespace": ns,
+                "labels": labels,
+            }
             if owner:
                 meta["ownerReferences"] = owner
-            emit({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                  "spec": {"containers": [{"name": "c", "image": "x",
-                                           "ports": [{"containerPort": 8080, "name": "http"}]}]},
-                  "status": {"phase": "Running",
-                             "podIP": f"10.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"}})
+            emit(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": meta,
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": "x",
+                                "ports": [{"containerPort": 8080, "name": "http"}],
+                            }
+                        ]
+                    },
+                    "status": {
+                        "phase": "Running",
+                        "podIP": f"10.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}",
+                    },
+                }
+            )
             counts["pods"] += 1
     for i in range(shape.policies):
         ns, app = apps[rng.randrange(len(apps))]

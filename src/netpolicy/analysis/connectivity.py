@@ -3,19 +3,21 @@
 Every verdict below is composed from `netpolicy.semantics`: which classes a policy selects
 and a peer matches (`PodColumns`, the vectorized form of the same matchers), which ports a
 rule opens towards a destination (`CompiledPort.connections_for`). This module evaluates them
-once per class instead of once per pod and combines them destination by destination:
+once per class instead of once per pod and combines them source by source, one row at a time:
 
     allowed(s -> d) = egress(s towards d) & ingress(d from s)
 
-where a side that no policy isolates allows everything. For each destination class d only the
-ingress rules that select d and the egress rules whose peers include d are touched, so the
-work follows the size of the policies, not pods squared.
+where a side that no policy isolates allows everything. A row touches only the egress rules
+selecting its source and the ingress admissions of the peer sets containing it (shared by all
+sources in the same peer sets), so memory follows the policies and one row, never the pairs,
+however dense the connectivity is.
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -41,6 +43,9 @@ Mask = NDArray[np.uint64]
 Bools = NDArray[np.bool_]
 Index = NDArray[np.int64]
 Progress = Callable[[int, int], None]
+
+ROW_CACHE_BYTES = 512 << 20
+"""Ingress rows kept per signature while rows are made."""
 
 
 class PortAtoms:
@@ -107,21 +112,41 @@ class RuleTable:
 
 @dataclass(slots=True)
 class PairRelations:
-    """What the engine decided per pair of classes, before anything is expanded.
+    """What the rules decide per pair of classes, kept in the form rows are made from.
 
-    Sparse (src, dst) relations for the sides that policies isolate, the rest implied by the
-    isolation flags: a source not isolated for egress allows every port towards everything, a
-    destination not isolated for ingress admits every port from everything. Rows of the full
-    relation are made from these on demand (`Connectivity.row`), never all at once.
+    A source's egress row comes from the few egress rules selecting it. Its ingress row
+    (what every destination admits from it) depends only on which ingress peer sets contain
+    it, its *signature*: sources with one signature share the row, made once per signature
+    from the per-peer-set admissions. Sides that no policy isolates allow everything. Nothing
+    here is ever as large as the pairs: the work per row is bounded by the rules it touches.
     """
 
-    egress: _Relation  # src * n + dst: the egress rules of isolated sources
-    ingress: _Relation  # src * n + dst: the ingress rules of isolated destinations
-    from_outside: _Relation  # atom * n + dst
-    to_outside: _Relation  # src * e + atom
+    egress: RuleTable
+    ingress: RuleTable
     egress_isolated: Bools
     ingress_isolated: Bools
     open_ingress: Mask  # n x words: full where the destination admits everything, else 0
+    egress_rules: list[list[int]]  # per class: the egress rules selecting it
+    signature: Index  # per source column (classes, then outside atoms): its signature
+    signature_sets: list[Index]  # per signature: the ingress peer sets containing it
+    admits: list[tuple[Index, Mask]]  # per ingress peer set: destinations and their ports
+    cache: OrderedDict[int, Mask] = field(default_factory=OrderedDict)
+
+    def admitted(self, column: int, budget: int) -> Mask:
+        """n x words: what each class admits from source `column` (shared per signature)."""
+        sig = int(self.signature[column])
+        found = self.cache.get(sig)
+        if found is not None:
+            self.cache.move_to_end(sig)
+            return found
+        found = self.open_ingress.copy()
+        for k in self.signature_sets[sig].tolist():
+            dsts, masks = self.admits[k]
+            found[dsts] |= masks
+        self.cache[sig] = found
+        if len(self.cache) > max(1, budget // max(found.nbytes, 1)):
+            self.cache.popitem(last=False)
+        return found
 
 
 @dataclass(slots=True)
@@ -176,19 +201,21 @@ class Connectivity:
         (classes + ranges) x words port masks."""
         rel = self._relations()
         n, e, w = len(self.classes), len(self.outside), self.atoms.words
-        out = np.zeros((n + e, w), dtype=np.uint64)
-        towards = out[:n]
-        if rel.egress_isolated[src]:
-            _fill(towards, rel.egress, src * n, n)
-            if e:
-                _fill(out[n:], rel.to_outside, src * e, e)
-            admitted = rel.open_ingress.copy()
-            _fill(admitted, rel.ingress, src * n, n)
-            towards &= admitted
-        else:
-            towards[:] = rel.open_ingress
-            _fill(towards, rel.ingress, src * n, n)
+        if not rel.egress_isolated[src]:
+            out = np.empty((n + e, w), dtype=np.uint64)
+            out[:n] = rel.admitted(src, ROW_CACHE_BYTES)
             out[n:] = self.atoms.full
+            return out
+        out = np.zeros((n + e, w), dtype=np.uint64)
+        table = rel.egress
+        for r in rel.egress_rules[src]:
+            peers = table.peers[r]
+            named = table.by_destination.get(r)
+            out[peers] |= table.static[r] if named is None else named[peers]
+            if e:
+                # named ports never match an outside address
+                out[n + table.peers_outside[r]] |= table.static[r]
+        out[:n] &= rel.admitted(src, ROW_CACHE_BYTES)
         return out
 
     def outside_row(self, atom: int) -> Mask:
@@ -196,8 +223,7 @@ class Connectivity:
         rel = self._relations()
         n, e = len(self.classes), len(self.outside)
         out = np.zeros((n + e, self.atoms.words), dtype=np.uint64)
-        out[:n] = rel.open_ingress
-        _fill(out[:n], rel.from_outside, atom * n, n)
+        out[:n] = rel.admitted(n + atom, ROW_CACHE_BYTES)
         return out
 
     def _relations(self) -> PairRelations:
@@ -218,14 +244,6 @@ class Connectivity:
         for (e, d), conns in self.from_outside.items():
             for dst in self.classes[d].pods:
                 yield self.outside[e], dst, conns
-
-
-def _fill(target: Mask, relation: _Relation, first: int, count: int) -> None:
-    """Overwrite the rows of `target` that `relation` has keys for in [first, first + count)."""
-    keys = relation.keys
-    lo, hi = np.searchsorted(keys, (first, first + count))
-    if hi > lo:
-        target[keys[lo:hi] - first] = relation.masks[lo:hi]
 
 
 def _named_port_masks(
@@ -288,7 +306,7 @@ def _rules(
     named = _named_port_masks(compiled, classes, atoms)
     outside_starts = [a.ranges[0][0] for a in outside]
     for rule in compiled:
-        peer_key = (rule.policy.namespace, tuple(p.peer for p in rule.peers))
+        peer_key = _peers_key(rule)
         found = index_cache.get(("peers", peer_key))
         if found is None:
             mask = np.zeros(n, dtype=bool)
@@ -315,6 +333,23 @@ def _rules(
                 per_dst_cache[key] = per_dst
             table.by_destination[len(table.static) - 1] = per_dst
     return table
+
+
+def _peers_key(rule: CompiledRule) -> frozenset[object]:
+    """What a rule's peers match, as a key: rules of different policies with the same peers
+    share one array (the policy's namespace matters only to a podSelector alone)."""
+    out: set[object] = set()
+    for cpeer in rule.peers:
+        peer = cpeer.peer
+        if peer is None:
+            out.add("all")
+        elif peer.ip_block is not None:
+            out.add(("ip", peer.ip_block))
+        elif peer.namespace_selector is not None:
+            out.add(("ns", peer.namespace_selector, peer.pod_selector))
+        else:
+            out.add(("pod", cpeer.policy_namespace, peer.pod_selector))
+    return frozenset(out)
 
 
 def _outside_matched(rule: CompiledRule, starts: list[int]) -> Bools:
@@ -348,47 +383,6 @@ def _port_sets(evaluator: Evaluator, classes: list[PodClass]) -> list[Connection
 
 
 @dataclass(slots=True)
-class _Relation:
-    """Sparse (src, dst) -> port mask, keys `src * n_dst + dst`, sorted and unique."""
-
-    keys: NDArray[np.int64]
-    masks: Mask  # len(keys) x words
-
-
-@dataclass(slots=True)
-class _Sources:
-    """The sources worth pairing with a destination: all egress-open ones, and those whose
-    egress rules reach that destination (any other source's egress denies the pair)."""
-
-    open: Bools
-    reaching: dict[int, Index]
-    scratch: Bools  # all False between calls
-
-    @classmethod
-    def of(cls, egress_isolated: Bools, egress: _Relation, n: int) -> _Sources:
-        reaching: dict[int, Index] = {}
-        if len(egress.keys):
-            src, dst = egress.keys // n, egress.keys % n
-            order = np.argsort(dst, kind="stable")
-            src, dst = src[order], dst[order]
-            firsts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
-            groups = np.split(src, firsts[1:])
-            reaching = dict(zip(dst[firsts].tolist(), groups, strict=True))
-        return cls(~egress_isolated, reaching, np.zeros(n, dtype=bool))
-
-    def towards(self, subjects: Index, peers: Index) -> Index:
-        reaching = [self.reaching[d] for d in subjects.tolist() if d in self.reaching]
-        if not reaching:
-            return peers[self.open[peers]]
-        for sources in reaching:
-            self.scratch[sources] = True
-        keep = peers[self.open[peers] | self.scratch[peers]]
-        for sources in reaching:
-            self.scratch[sources] = False
-        return keep
-
-
-@dataclass(slots=True)
 class RuleEntries:
     """Every (src, dst) each rule allows, before rules are OR-ed: keys `src * n_dst + dst`,
     the ports per entry, and the rule (its index in the table) per entry."""
@@ -404,13 +398,11 @@ def rule_entries(
     n_dst: int,
     words: int,
     outside: bool = False,
-    sources: _Sources | None = None,
 ) -> RuleEntries:
     """Every (src, dst) that each rule of `rules` allows, rule by rule.
 
     For ingress the policy's selected classes are the destinations and the peers the sources;
-    for egress the other way round. With `outside`, the peers are outside atoms. With
-    `sources` (ingress only), pairs whose source's egress denies them anyway are left out.
+    for egress the other way round. With `outside`, the peers are outside atoms.
     """
     keys: list[NDArray[np.int64]] = []
     masks: list[Mask] = []
@@ -418,8 +410,6 @@ def rule_entries(
     peers_of = rules.peers_outside if outside else rules.peers
     for r, subjects in enumerate(rules.selects):
         peers = peers_of[r]
-        if sources is not None and len(subjects) and len(peers):
-            peers = sources.towards(subjects, peers)
         if not len(subjects) or not len(peers):
             continue
         srcs, dsts = (peers, subjects) if direction == "ingress" else (subjects, peers)
@@ -437,76 +427,98 @@ def rule_entries(
     return RuleEntries(np.concatenate(keys), np.concatenate(masks), np.concatenate(owners))
 
 
-def _relation(
-    rules: RuleTable,
-    direction: str,
-    n_dst: int,
-    words: int,
-    outside: bool = False,
-    sources: _Sources | None = None,
-) -> _Relation:
-    """Every (src, dst) some rule of `rules` allows, OR-ing the ports of all such rules."""
-    entries = rule_entries(rules, direction, n_dst, words, outside, sources)
-    if not len(entries.keys):
-        return _Relation(entries.keys, entries.masks)
-    order = np.argsort(entries.keys, kind="stable")
-    all_keys, all_masks = entries.keys[order], entries.masks[order]
-    starts = np.flatnonzero(np.r_[True, all_keys[1:] != all_keys[:-1]])
-    return _Relation(all_keys[starts], np.bitwise_or.reduceat(all_masks, starts, axis=0))
-
-
-def _emit(
-    target: dict[tuple[int, int], ConnectionSet],
-    keys: NDArray[np.int64],
-    masks: Mask,
-    n_dst: int,
-    atoms: PortAtoms,
-) -> None:
-    """Store non-empty masks as ConnectionSets, one conversion per distinct mask."""
-    keep = masks.any(axis=1)
-    keys, masks = keys[keep], masks[keep]
-    if not len(keys):
-        return
-    uniq, inverse = np.unique(masks, axis=0, return_inverse=True)
-    sets = [atoms.connections(u) for u in uniq]
-    for key, i in zip(keys.tolist(), inverse.ravel().tolist(), strict=True):
-        target[divmod(key, n_dst)] = sets[i]
-
-
 def _dictionaries(result: Connectivity) -> tuple[dict[tuple[int, int], ConnectionSet], ...]:
-    """The relations as dictionaries of ConnectionSets, combined by which sides are isolated."""
-    rel = result._relations()
-    atoms = result.atoms
-    n, w, e_count = len(result.classes), atoms.words, len(result.outside)
-    in_iso, eg_iso = rel.ingress_isolated, rel.egress_isolated
-    allowed_eg, allowed_in = rel.egress, rel.ingress
-    full = atoms.full
+    """The rows as dictionaries of ConnectionSets (one conversion per distinct mask)."""
+    n, e = len(result.classes), len(result.outside)
     class_pairs: dict[tuple[int, int], ConnectionSet] = {}
     to_outside: dict[tuple[int, int], ConnectionSet] = {}
     from_outside: dict[tuple[int, int], ConnectionSet] = {}
-    in_src = allowed_in.keys // n
-    eg_dst = allowed_eg.keys % n
-    both, i_in, i_eg = np.intersect1d(allowed_in.keys, allowed_eg.keys, return_indices=True)
-    _emit(class_pairs, both, allowed_in.masks[i_in] & allowed_eg.masks[i_eg], n, atoms)
-    only_in = ~eg_iso[in_src]  # the source's egress is open: ingress decides
-    _emit(class_pairs, allowed_in.keys[only_in], allowed_in.masks[only_in], n, atoms)
-    only_eg = ~in_iso[eg_dst]  # the destination's ingress is open: egress decides
-    _emit(class_pairs, allowed_eg.keys[only_eg], allowed_eg.masks[only_eg], n, atoms)
-    open_src, open_dst = np.flatnonzero(~eg_iso), np.flatnonzero(~in_iso)
-    if len(open_src) and len(open_dst):
-        keys = np.add.outer(open_src.astype(np.int64) * n, open_dst).ravel()
-        _emit(class_pairs, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
-    # outside atoms to pods: only the pod's ingress applies
-    _emit(from_outside, rel.from_outside.keys, rel.from_outside.masks, n, atoms)
-    if len(open_dst):
-        keys = np.add.outer(np.arange(e_count, dtype=np.int64) * n, open_dst).ravel()
-        _emit(from_outside, keys, np.broadcast_to(full, (len(keys), w)), n, atoms)
-    # pods to outside atoms: only the pod's egress applies; named ports never match there
-    _emit(to_outside, rel.to_outside.keys, rel.to_outside.masks, e_count, atoms)
-    if len(open_src):
-        keys = np.add.outer(open_src.astype(np.int64) * e_count, np.arange(e_count)).ravel()
-        _emit(to_outside, keys, np.broadcast_to(full, (len(keys), w)), e_count, atoms)
+    atoms = result.atoms
+    for s in range(n):
+        row = result.row(s)
+        for d in np.flatnonzero(row.any(axis=1)).tolist():
+            if d < n:
+                class_pairs[s, d] = atoms.connections(row[d])
+            else:
+                to_outside[s, d - n] = atoms.connections(row[d])
+    for a in range(e):
+        row = result.outside_row(a)
+        for d in np.flatnonzero(row[:n].any(axis=1)).tolist():
+            from_outside[a, d] = atoms.connections(row[d])
     return class_pairs, to_outside, from_outside
+
+
+def _pair_relations(
+    ingress: RuleTable, egress: RuleTable, n: int, e: int, atoms: PortAtoms
+) -> PairRelations:
+    """Index the rules for rows: egress rules per source, ingress peer sets per source."""
+    w = atoms.words
+    egress_rules: list[list[int]] = [[] for _ in range(n)]
+    for r, subjects in enumerate(egress.selects):
+        for c in subjects.tolist():
+            egress_rules[c].append(r)
+    # ingress rules grouped by their peers (classes and outside atoms): one admission each
+    sets: dict[tuple[int, int], int] = {}
+    members: list[Index] = []
+    admitted: list[list[tuple[Index, Mask]]] = []
+    for r, subjects in enumerate(ingress.selects):
+        if not len(subjects):
+            continue
+        peers, outside = ingress.peers[r], ingress.peers_outside[r]
+        if not len(peers) and not len(outside):
+            continue
+        key = (id(peers), id(outside))
+        k = sets.get(key)
+        if k is None:
+            k = sets[key] = len(members)
+            members.append(np.concatenate([peers, n + outside]).astype(np.int64))
+            admitted.append([])
+        named = ingress.by_destination.get(r)
+        masks = (
+            np.broadcast_to(ingress.static[r], (len(subjects), w))
+            if named is None
+            else named[subjects]
+        )
+        admitted[k].append((subjects, masks))
+    admits: list[tuple[Index, Mask]] = []
+    for parts in admitted:
+        dsts = np.concatenate([d for d, _ in parts])
+        masks = np.concatenate([m for _, m in parts])
+        order = np.argsort(dsts, kind="stable")
+        dsts, masks = dsts[order], masks[order]
+        starts = np.flatnonzero(np.r_[True, dsts[1:] != dsts[:-1]])
+        admits.append((dsts[starts], np.bitwise_or.reduceat(masks, starts, axis=0)))
+    # a source's signature: the peer sets containing it (two 64-bit hashes name the set)
+    total = n + e
+    if members:
+        src = np.concatenate(members)
+        ks = np.concatenate([np.full(len(m), k, dtype=np.int64) for k, m in enumerate(members)])
+        order = np.lexsort((ks, src))
+        src, ks = src[order], ks[order]
+    else:
+        src = ks = np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    salt = rng.integers(1, 2**63, size=(2, max(len(members), 1)), dtype=np.uint64)
+    hashes = np.zeros((total, 2), dtype=np.uint64)
+    if len(src):
+        np.add.at(hashes[:, 0], src, salt[0][ks])
+        np.add.at(hashes[:, 1], src, salt[1][ks])
+    _, first, signature = np.unique(hashes, axis=0, return_index=True, return_inverse=True)
+    bounds = np.searchsorted(src, np.arange(total + 1))
+    signature_sets = [ks[bounds[f] : bounds[f + 1]] for f in first.tolist()]
+    open_ingress = np.zeros((n, w), dtype=np.uint64)
+    open_ingress[~ingress.isolated] = atoms.full
+    return PairRelations(
+        egress,
+        ingress,
+        egress.isolated,
+        ingress.isolated,
+        open_ingress,
+        egress_rules,
+        signature.ravel().astype(np.int64),
+        signature_sets,
+        admits,
+    )
 
 
 def compute_connectivity(
@@ -541,21 +553,8 @@ def compute_connectivity(
     result.isolated_egress = [bool(x) for x in egress.isolated]
     if not pairs:
         return result
-    n, w, e_count = len(classes), atoms.words, len(outside)
-    in_iso, eg_iso = ingress.isolated, egress.isolated
-    allowed_eg = _relation(egress, "egress", n, w)
-    allowed_in = _relation(ingress, "ingress", n, w, sources=_Sources.of(eg_iso, allowed_eg, n))
-    open_ingress = np.zeros((n, w), dtype=np.uint64)
-    open_ingress[~in_iso] = atoms.full
-    result.relations = PairRelations(
-        allowed_eg,
-        allowed_in,
-        _relation(ingress, "ingress", n, w, outside=True),
-        _relation(egress, "egress", e_count, w, outside=True),
-        eg_iso,
-        in_iso,
-        open_ingress,
-    )
+    n, e_count = len(classes), len(outside)
+    result.relations = _pair_relations(ingress, egress, n, e_count, atoms)
     if progress is not None:
         progress(n + e_count, n + e_count)
     result.timings["combine"] = time.perf_counter() - after_rules

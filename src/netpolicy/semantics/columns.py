@@ -2,9 +2,9 @@
 
 The same rules as `selectors.py` and `compile.py`, applied by table lookup: each
 requirement is decided with `requirement_matches` once per value it lists, once for any
-other value and once for the label's absence; each namespace selector once per namespace
-with `selector_matches`; and the answers are spread over every pod with NumPy indexing.
-Property tests check both paths agree.
+other value and once for the label's absence; namespace selectors the same way over the
+namespaces' labels; ipBlocks by binary search over the pods' addresses; and the answers are
+spread over every pod with NumPy indexing. Property tests check both paths agree.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 from netpolicy.model import LabelSelector, Requirement
 from netpolicy.semantics.compile import CompiledPeer, CompiledPolicy, PodInfo
 from netpolicy.semantics.intervals import IntervalSet
-from netpolicy.semantics.selectors import requirement_matches, selector_matches
+from netpolicy.semantics.selectors import requirement_matches
 
 Mask = NDArray[np.bool_]
+_INT64_MAX = (1 << 63) - 1
 _UNLISTED = "\x00"
 """Not a valid label value, so never among a requirement's values."""
 
@@ -43,6 +44,8 @@ class PodColumns:
         )
         self._codes: dict[str, tuple[NDArray[np.int32], dict[str, int]]] = {}
         self._cache: dict[object, Mask] = {}
+        self._namespaces: PodColumns | None = None
+        self._addresses: NDArray[np.int64] | None = None
 
     def _column(self, key: str) -> tuple[NDArray[np.int32], dict[str, int]]:
         """Per pod, the code of its value for `key` (0 when absent), and value -> code."""
@@ -86,14 +89,17 @@ class PodColumns:
         key = ("ns", selector)
         found = self._cache.get(key)
         if found is None:
-            table = np.fromiter(
-                (selector_matches(selector, self._namespace_labels[n]) for n in self.namespaces),
-                dtype=bool,
-                count=len(self.namespaces),
-            )
-            found = table[self.namespace_index]
+            found = self._namespace_columns().pod_selector_mask(selector)[self.namespace_index]
             self._cache[key] = found
         return found
+
+    def _namespace_columns(self) -> PodColumns:
+        """The namespaces as columns of their labels: namespace selectors by table lookup."""
+        if self._namespaces is None:
+            self._namespaces = PodColumns(
+                [PodInfo(n, n, self._namespace_labels[n], {}) for n in self.namespaces]
+            )
+        return self._namespaces
 
     def in_namespace(self, namespace: str) -> Mask:
         try:
@@ -106,13 +112,34 @@ class PodColumns:
         key = ("ip", addresses)
         found = self._cache.get(key)
         if found is None:
-            found = np.fromiter(
-                (p.address is not None and p.address in addresses for p in self.pods),
-                dtype=bool,
-                count=self.n,
-            )
+            values = self._address_values()
+            if values is None:  # an address beyond int64 (IPv6): one by one
+                found = np.fromiter(
+                    (p.address is not None and p.address in addresses for p in self.pods),
+                    dtype=bool,
+                    count=self.n,
+                )
+            else:
+                # the ranges are sorted and disjoint: the one starting at or before an address
+                # holds it if it ends at or after it (no address is -1)
+                ranges = [(lo, min(hi, _INT64_MAX)) for lo, hi in addresses if lo <= _INT64_MAX]
+                found = np.zeros(self.n, dtype=bool)
+                if ranges:
+                    los = np.array([lo for lo, _ in ranges], dtype=np.int64)
+                    his = np.array([hi for _, hi in ranges], dtype=np.int64)
+                    at = np.searchsorted(los, values, side="right") - 1
+                    found = (at >= 0) & (values <= his[np.maximum(at, 0)]) & (values >= 0)
             self._cache[key] = found
         return found
+
+    def _address_values(self) -> NDArray[np.int64] | None:
+        """Each pod's address (-1 without one), or None when some address exceeds int64."""
+        if self._addresses is None:
+            values = [-1 if p.address is None else p.address for p in self.pods]
+            if any(v > _INT64_MAX for v in values):
+                return None
+            self._addresses = np.array(values, dtype=np.int64)
+        return self._addresses
 
     def selected_by(self, policy: CompiledPolicy) -> Mask:
         """`CompiledPolicy.selects` for every pod."""
