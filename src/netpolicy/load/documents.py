@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from netpolicy.model import SourceRef
 
-from .fields import Document, Report
+from .fields import Document, Report, describe
 from .jsontext import decode_json
 from .positions import JsonLocator
 
@@ -27,7 +27,7 @@ def parse(
     """
     if json_first or json_only:
         try:
-            value, top, offsets = decode_json(text)
+            value, top, offsets, repeated = decode_json(text)
         except json.JSONDecodeError as err:
             if json_only:
                 report.add(
@@ -38,7 +38,11 @@ def parse(
                 )
                 return
         else:
-            yield from _json_documents(value, file, report, JsonLocator(text, top, offsets))
+            locator = JsonLocator(text, top, offsets)
+            if repeated:
+                _reject_duplicates(text, value, repeated, file, report, locator)
+                return
+            yield from _json_documents(value, file, report, locator)
             return
     # imported here: a run on JSON input never pays for loading PyYAML
     from .yamltext import yaml_documents
@@ -62,3 +66,21 @@ def _json_documents(
             yield top.item(item, (i,))
         return
     yield Document(value, file, 0, locator)
+
+
+def _reject_duplicates(
+    text: str, value: object, repeated: list[str], file: str, report: Report, locator: JsonLocator
+) -> None:
+    """A JSON object with a key written twice: kubectl's strict decoding rejects the file."""
+    from .yamltext import report_duplicate_keys
+
+    if report_duplicate_keys(text, file, report):
+        return
+    names = ", ".join(f'"{key}"' for key in dict.fromkeys(repeated))
+    report.add(
+        "error",
+        f"duplicate key {names}: kubectl rejects a document with a duplicate key, "
+        f"so {describe(value)} is not loaded",
+        SourceRef(file, locator.line(()), 0),
+        "duplicate-key",
+    )

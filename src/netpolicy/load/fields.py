@@ -65,6 +65,22 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+def describe(value: object) -> str:
+    """`Pod shop/web-1`, `Namespace shop`, `a Pod without a name`, `a document`."""
+    if not isinstance(value, dict):
+        return "a document"
+    kind = value.get("kind")
+    kind = kind if isinstance(kind, str) and kind else "object"
+    meta = value.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        return f"a {kind} without a name"
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    if isinstance(namespace, str) and namespace:
+        return f"{kind} {namespace}/{name}"
+    return f"{kind} {name}"
+
+
 class ObjectContext:
     """Reads the fields of one object, reporting type errors with their location."""
 

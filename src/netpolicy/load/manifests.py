@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from netpolicy.model import Cluster, Diagnostic
+from netpolicy.model import Cluster, Diagnostic, SourceRef
 
 from .cluster import ClusterBuilder
 from .documents import parse
 from .fields import Report
-from .sources import read_inputs
+from .sources import STDIN, STDIN_NAME, read_inputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,10 @@ def load_manifests(
     with gc_paused():
         for file, text in read_inputs(paths, stdin, report):
             _add_text(builder, text, file, report)
-        return LoadResult(builder.build(cluster_name), tuple(report.items))
+        cluster = builder.build(cluster_name)
+        where = SourceRef(", ".join(STDIN_NAME if str(p) == STDIN else str(p) for p in paths))
+        say_what_is_missing(cluster, report, where)
+        return LoadResult(cluster, tuple(report.items))
 
 
 def load_text(text: str, filename: str = "<input>", *, cluster_name: str = "") -> LoadResult:
@@ -48,6 +51,29 @@ def load_text(text: str, filename: str = "<input>", *, cluster_name: str = "") -
     with gc_paused():
         _add_text(builder, text, filename, report)
         return LoadResult(builder.build(cluster_name), tuple(report.items))
+
+
+def say_what_is_missing(cluster: Cluster, report: Report, where: SourceRef) -> None:
+    """Warn, as netpol-analyzer does, when the input has no endpoints or no policies at all:
+    an answer computed from half a cluster looks complete. Nothing is said when the input
+    gave nothing readable (its errors say why)."""
+    if report.errors and not (cluster.namespaces or cluster.pods or cluster.policies):
+        return
+    if not cluster.pods and not cluster.workloads:
+        report.add(
+            "warning",
+            "no pods and no workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, "
+            "ReplicationController, Job, CronJob) in the input: there is no connection to list",
+            where,
+            "no-workloads",
+        )
+    if not cluster.policies:
+        report.add(
+            "warning",
+            "no NetworkPolicy in the input: no pod is isolated, every connection is allowed",
+            where,
+            "no-policies",
+        )
 
 
 @contextmanager
