@@ -19,7 +19,7 @@ import pytest
 
 from netpolicy.api import load_demo
 from netpolicy.enforce import RulesetOptions, render_ruleset
-from netpolicy.lab.verify import LabReport, plan_lab, run_plan, verify
+from netpolicy.lab.verify import LabReport, cross_check_size, plan_lab, run_plan, verify
 from netpolicy.load import load_manifests, load_text
 from netpolicy.model import (
     Cluster,
@@ -353,7 +353,7 @@ def test_cli_up_exec_down(lab_prefix: str, tmp_path: Path) -> None:
         assert again.returncode == 2 and "already" in again.stderr
 
         listed = netpolicy("lab", "list", env=env)
-        assert lab_prefix in listed.stdout and " up " in listed.stdout
+        assert lab_prefix in listed.stdout and " up\n" in listed.stdout
 
         # frontend may reach backend:8080; debug may not (the lab's servers keep running)
         connect = "import socket; socket.create_connection(('10.244.0.3', 8080), timeout=1)"
@@ -409,3 +409,88 @@ def test_cli_down_cleans_up_after_a_killed_daemon(lab_prefix: str, tmp_path: Pat
     assert down.returncode == 0, down.stderr
     assert "holder was gone" in down.stderr or "is down" in down.stderr
     assert not [n for n in os.listdir("/run/netns") if n.startswith(lab_prefix)]
+
+
+def _lab_namespaces() -> set[str]:
+    return (
+        {n for n in os.listdir("/run/netns") if n.startswith("np-")}
+        if os.path.isdir("/run/netns")
+        else set()
+    )
+
+
+def test_cli_verify_to_a_full_disk_says_so_and_exits_2() -> None:
+    before = _lab_namespaces()
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "netpolicy", "lab", "verify"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "cannot write" in done.stderr and "No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert _lab_namespaces() <= before  # the lab was torn down before the writing
+
+
+def test_cli_verify_json_into_head_ends_quietly() -> None:
+    """The reader stops after one line of a 250 kB report: no traceback, the verdict's code."""
+    case = REPO / "tests" / "e2e_upstream" / "cases" / "47-sctp-ports" / "manifests.yaml"
+    command = (
+        f'set -o pipefail; "{sys.executable}" -m netpolicy lab verify -o json "{case}" | head -1'
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('{"apiVersion": "netpolicy/v1", "kind": "LabReport"')
+    assert done.stdout.count("\n") == 1
+    assert done.stderr == ""
+
+
+# ---- at scale (slow) ----------------------------------------------------------------------
+
+
+def _lab_scale_script() -> object:
+    import importlib.util
+
+    name = "netpolicy_bench_lab_scale"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "lab_scale.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.mark.slow
+def test_hundred_generated_pods_verify_end_to_end(
+    lab_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks/lab_scale.py's cluster at 100 pods: every pair, every declared port plus
+    one undeclared port per protocol, on real packets; then the command into `head -1`."""
+    path = tmp_path / "cluster.json"
+    _lab_scale_script().write_cluster(100, 1, path)  # type: ignore[attr-defined]
+    cluster = load_manifests([path]).cluster
+    started = time.monotonic()
+    report = verify(cluster, prefix=lab_prefix)
+    took = time.monotonic() - started
+    assert report.ok, summary(report)
+    ports = sum(len(p.served) + 3 for p in report.pods)  # each destination's probe ports
+    assert len(report.outcomes) == 99 * ports
+    assert report.cross_checked == cross_check_size(len(report.outcomes)) > 300  # 1%
+    with capsys.disabled():
+        phases = " ".join(f"{k}={v:.2f}s" for k, v in report.timings.items())
+        print(f"\n100 pods ({len(report.outcomes)} probes): {took:.1f} s; {phases}")
+
+    command = f'set -o pipefail; "{sys.executable}" -m netpolicy lab verify "{path}" | head -1'
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Lab verify: ") and done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -14,9 +19,13 @@ from netpolicy.api import load_demo
 from netpolicy.cli import app
 from netpolicy.cli.lab import render_report
 from netpolicy.lab import LabError
+from netpolicy.lab.probe import ProbeOutcomes
 from netpolicy.lab.running import RunningLab, RunningPod, find_lab, normalize_prefix
-from netpolicy.lab.verify import LabReport, ProbeOutcome, plan_lab
+from netpolicy.lab.servers import DETAILS
+from netpolicy.lab.verify import LabReport, cross_check_size, plan_lab
+from netpolicy.load import load_manifests
 from netpolicy.model import Cluster, ContainerPort, NetworkPolicy, Pod, PolicyPort, Rule
+from netpolicy.semantics import Evaluator
 
 
 def test_demo_plan() -> None:
@@ -24,8 +33,9 @@ def test_demo_plan() -> None:
     assert len(plan.pods) == 7 and len(plan.assigned) == 7
     assert len(plan.probes) == 168
     assert plan.undeclared == {"TCP": 9091, "UDP": 9091, "SCTP": 9091}
-    # the one evaluator and the all-pairs engine agree on every probe
-    assert all(p.expected == p.engine for p in plan.probes)
+    # a small lab: the one-pair evaluator decides every probe again, and agrees
+    assert plan.cross_checked == 168
+    assert plan.engine_mismatches == ()
     allowed = {(p.src, p.dst, p.port) for p in plan.probes if p.expected}
     assert ("shop/frontend[Deployment]", "shop/backend[Deployment]", 8080) in allowed
     assert ("default/debug", "shop/backend[Deployment]", 8080) not in allowed
@@ -82,47 +92,16 @@ def test_policy_ports_probe_range_edges() -> None:
 
 
 def _report(disagree: bool) -> LabReport:
+    """The demo's plan with packets that did what the analysis said (all but one, if asked)."""
     plan = plan_lab(load_demo().cluster)
-    outcomes = [
-        ProbeOutcome(
-            p.src,
-            p.dst,
-            p.protocol,
-            p.port,
-            p.served,
-            p.expected,
-            p.expected,
-            "connected" if p.expected else "unreachable",
-            0.001,
-            p.reason,
-        )
-        for p in plan.probes
-    ]
-    if disagree:
-        o = outcomes[0]
-        outcomes[0] = ProbeOutcome(
-            o.src,
-            o.dst,
-            o.protocol,
-            o.port,
-            o.served,
-            o.expected,
-            not o.expected,
-            "refused",
-            0.002,
-            o.reason,
-        )
-    return LabReport(
-        plan.pods,
-        plan.excluded,
-        plan.assigned,
-        plan.undeclared,
-        outcomes,
-        [],
-        "raw sockets",
-        "np-x-",
-        {"build": 0.1, "probe": 0.2},
-    )
+    expected = plan.probes.expected
+    code = np.where(expected, DETAILS.index("connected"), DETAILS.index("unreachable"))
+    code = code.astype(np.uint8)
+    if disagree:  # the first probe (denied by the analysis) came back "refused": it passed
+        assert not expected[0]
+        code[0] = DETAILS.index("refused")
+    packets = ProbeOutcomes(code, np.full(len(code), 0.001, dtype=np.float32))
+    return LabReport(plan, packets, "raw sockets", "np-x-", {"build": 0.1, "probe": 0.2})
 
 
 def _rendered(report: LabReport) -> str:
@@ -209,3 +188,145 @@ def test_running_lab_state_round_trip_and_lookup(
 def test_normalize_prefix() -> None:
     assert normalize_prefix("demo") == "demo-"
     assert normalize_prefix("np-abc-") == "np-abc-"
+
+
+# ---- expected verdicts: the engine, cross-checked by the one-pair evaluator ----------------
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_CASES = sorted(p for p in (REPO / "tests" / "cases").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("case", SPEC_CASES, ids=[c.name for c in SPEC_CASES])
+def test_engine_verdicts_equal_the_evaluator_on_every_probe(case: Path) -> None:
+    """Expanded from class pairs, the expected verdicts are exactly what `decide` says."""
+    cluster = load_manifests([case / "manifests.yaml"]).cluster
+    plan = plan_lab(cluster, ports="policy")
+    assert plan.engine_mismatches == ()
+    evaluator = Evaluator(plan.cluster)
+    infos = {p.name: evaluator.pod_info(p.pod) for p in plan.pods}
+    wrong = [
+        p
+        for p in plan.probes
+        if evaluator.decide(infos[p.src], infos[p.dst], p.protocol, p.port).allowed != p.expected
+    ]
+    assert wrong == []
+
+
+def test_cross_check_sample_is_one_percent_at_least_300() -> None:
+    assert cross_check_size(168) == 168
+    assert cross_check_size(10_000) == 300
+    assert cross_check_size(5_083_911) == 50_840
+    assert cross_check_size(0) == 0
+
+
+def test_cross_check_is_deterministic_and_covers_a_sample() -> None:
+    pods = tuple(
+        Pod("x", f"p{i}", ip=f"10.0.0.{i + 1}", ports=(ContainerPort(80, "TCP"),))
+        for i in range(40)
+    )
+    policy = NetworkPolicy("x", "deny", policy_types=("Ingress",))
+    cluster = Cluster((), pods, (), (policy,))
+    first, second = plan_lab(cluster), plan_lab(cluster)
+    assert len(first.probes) == 40 * 39 * 4
+    assert first.cross_checked == second.cross_checked == 300
+    assert not first.probes.expected.any()  # every pod isolated for ingress, no rule
+
+
+def test_an_engine_bug_fails_verify_apart_from_the_packets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An engine that forgets every allowed pair disagrees with the evaluator: reported."""
+    from netpolicy.lab import verify as lab_verify
+
+    real = lab_verify.compute_connectivity
+
+    def forgetful(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        result.class_pairs.clear()
+        return result
+
+    monkeypatch.setattr(lab_verify, "compute_connectivity", forgetful)
+    plan = plan_lab(load_demo().cluster)
+    assert plan.cross_checked == 168  # the demo is small: every probe cross-checked
+    assert len(plan.engine_mismatches) == 42  # the probes the evaluator allows
+    assert all(m.evaluator and not m.engine for m in plan.engine_mismatches)
+    # the packets agree with the (wrong) expectations, yet the report fails
+    code = np.where(plan.probes.expected, 0, DETAILS.index("prohibited")).astype(np.uint8)
+    packets = ProbeOutcomes(code, np.zeros(len(code), dtype=np.float32))
+    report = LabReport(plan, packets, "raw sockets", "np-x-", {})
+    assert report.agreed == 168 and not report.ok
+    text = _rendered(report)
+    assert "a bug in netpolicy's analysis" in text
+    assert "42 disagree: a bug" in text
+    assert "but the engine and the evaluator disagree on 42" in text
+    doc = json.loads("".join(report.json_chunks()))
+    assert doc["ok"] is False and len(doc["engineMismatches"]) == 42
+    assert doc["crossChecked"] == 168
+
+
+def test_json_chunks_are_the_report_document() -> None:
+    for disagree in (False, True):
+        report = _report(disagree)
+        chunks = list(report.json_chunks({"input": "the demo"}))
+        assert max(len(c) for c in chunks) < 1 << 16
+        doc = json.loads("".join(chunks))
+        assert doc == {**report.to_dict(), "input": "the demo"}
+        assert doc["crossChecked"] == 168
+
+
+def test_text_report_says_how_many_were_cross_checked() -> None:
+    text = _rendered(_report(False))
+    assert "Cross-checked 168 of the 168 expected verdicts (100%)" in text
+    assert "confirms the engine's verdict on every one" in text
+
+
+# ---- writing a lot: chunks, a closed pipe, a full disk -------------------------------------
+
+
+def test_output_is_written_in_chunks() -> None:
+    from netpolicy.cli.lab import CHUNK, _chunked
+
+    pieces = ["a" * 10, "b" * (3 * CHUNK + 5), *(["c" * 100] * 2000)]
+    chunks = list(_chunked(pieces))
+    assert "".join(chunks) == "".join(pieces)
+    assert max(len(c) for c in chunks) <= CHUNK + 100
+
+
+def test_a_closed_pipe_ends_the_output_quietly() -> None:
+    from netpolicy.cli.lab import write_output
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as stream, pytest.raises(typer.Exit) as ended:
+        write_output(iter(["x" * 100_000]), closed_pipe_exit=1, file=stream)
+    assert ended.value.exit_code == 1
+
+
+def test_a_full_disk_is_an_error_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    from netpolicy.cli.lab import write_output
+
+    with open("/dev/full", "w") as stream, pytest.raises(typer.Exit) as ended:
+        write_output(iter(["x" * 100_000]), file=stream)
+    assert ended.value.exit_code == 2
+    assert "No space left on device" in capsys.readouterr().err
+
+
+def test_cli_lab_list_to_a_full_disk_fails_loudly(tmp_path: Path) -> None:
+    env = {**os.environ, "NETPOLICY_LAB_STATE_DIR": str(tmp_path)}
+    script = (
+        "from netpolicy.lab.running import RunningLab, RunningPod\n"
+        "RunningLab('demo-', 1, '0', 0.0, 'test', 'demo-router', []).save()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "netpolicy", "lab", "list"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert "No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -48,7 +46,9 @@ PHASE_LABELS = {
 AGREE_ALLOWED, AGREE_DENIED, DISAGREE = ".", "X", "!"
 
 
-def _plan(paths: list[str] | None, ports: str = "declared") -> tuple[api.Input, LabPlan]:
+def _plan(
+    paths: list[str] | None, ports: str = "declared", *, cross_check: bool = True
+) -> tuple[api.Input, LabPlan]:
     if ports not in ("declared", "policy"):
         fail(f"--ports {ports}: choose declared or policy")
     from netpolicy.lab import LabError
@@ -56,7 +56,7 @@ def _plan(paths: list[str] | None, ports: str = "declared") -> tuple[api.Input, 
 
     data = load(paths, "put in a lab")
     try:
-        plan = plan_lab(data.cluster, ports=cast("PortChoice", ports))
+        plan = plan_lab(data.cluster, ports=cast("PortChoice", ports), cross_check=cross_check)
     except LabError as exc:
         fail(exc.message)
     if len(plan.pods) < 1:
@@ -110,8 +110,11 @@ def verify(
 ) -> None:
     """Build a lab of the input, enforce it with nftables, probe every pair, compare.
 
-    Exits 0 when every probe agrees with the analysis, 1 on any disagreement, 2 when \
-the lab cannot run (bad input, not root, `ip` or `nft` missing).
+    Exits 0 when every probe agrees with the analysis, 1 on any disagreement (of the \
+packets, or of the engine with the one-pair evaluator on the cross-checked probes), 2 when \
+the lab cannot run (bad input, not root, `ip` or `nft` missing) or the report cannot be \
+written. A reader that stops early (`| head`) ends the output quietly; the exit status \
+is still the verdict.
     """
     if output not in ("txt", "json"):
         fail(f"{output} output format is not supported for lab verify (txt, json)")
@@ -127,21 +130,99 @@ the lab cannot run (bad input, not root, `ip` or `nft` missing).
             report = run_plan(plan, progress=callback, timeout=timeout)
     except LabError as exc:
         fail(exc.message)
+    verdict = 0 if report.ok else 1
     if output == "json":
-        doc = report.to_dict()
-        doc["input"] = data.description
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        chunks = report.json_chunks({"input": data.description})
     else:
-        render_report(out.console, report, data.description, len(data.cluster.policies))
-    if not report.ok:
-        raise typer.Exit(1)
+        chunks = report_chunks(
+            report, data.description, len(data.cluster.policies), color=_colored(out.console)
+        )
+    write_output(chunks, closed_pipe_exit=verdict)
+    if verdict:
+        raise typer.Exit(verdict)
 
 
-def _say(console: Console, *objects: object, style: str = "") -> None:
-    console.print(*objects, style=style, markup=False, highlight=False)
+# ---- writing a lot ---------------------------------------------------------------------
+
+CHUNK = 1 << 16
+"""The most one write() is given: one oversized write can be cut short by the kernel."""
+
+
+def _chunked(pieces: Iterable[str], size: int = CHUNK) -> Iterator[str]:
+    """The text of `pieces` in chunks of about `size` characters (never much more)."""
+    buffer: list[str] = []
+    held = 0
+    for piece in pieces:
+        if len(piece) > size:
+            if buffer:
+                yield "".join(buffer)
+                buffer, held = [], 0
+            for i in range(0, len(piece), size):
+                yield piece[i : i + size]
+            continue
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def write_output(
+    pieces: Iterable[str], *, closed_pipe_exit: int = 0, file: IO[str] | None = None
+) -> None:
+    """Write `pieces` to stdout in chunks; the reader's early exit ends the command quietly.
+
+    A closed pipe (`| head`) exits with `closed_pipe_exit` and no message; any other write
+    error (a full disk, /dev/full) says so on stderr and exits 2: never a silent truncation.
+    """
+    target = file if file is not None else sys.stdout
+    try:
+        for chunk in _chunked(pieces):
+            target.write(chunk)
+        target.flush()
+    except BrokenPipeError:
+        _silence(target)
+        raise typer.Exit(closed_pipe_exit) from None
+    except OSError as exc:
+        _silence(target)
+        name = getattr(target, "name", "the output")
+        fail(
+            f"cannot write to {name if isinstance(name, str) else 'the output'}: "
+            f"{exc.strerror or exc}"
+        )
+
+
+def _silence(target: IO[str]) -> None:
+    """Point the stream's file at /dev/null: Python's last flush at exit must not fail loudly
+    (or write what the failed write left in the buffer)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, target.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (in tests): nothing to do
+        pass
+
+
+def _colored(console: Console) -> bool:
+    return console.is_terminal and console.color_system is not None and not console.no_color
+
+
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    if not color or not style or not text:
+        return text
+    codes = ";".join(_SGR[word] for word in style.split())
+    return f"\x1b[{codes}m{text}\x1b[0m"
 
 
 # ---- the comparison table --------------------------------------------------------------
+
+DETAIL_LIMIT = 1000
+"""Disagreements listed with their reason in the text report (JSON lists every probe)."""
 
 
 def _port_token(port: int, protocol: str, served: bool) -> str:
@@ -150,44 +231,52 @@ def _port_token(port: int, protocol: str, served: bool) -> str:
 
 def render_report(console: Console, report: LabReport, description: str, policies: int) -> None:
     """The comparison table (rows: sources, columns: destinations), disagreements, timings."""
-    _say(
-        console,
+    write_output(
+        report_chunks(report, description, policies, color=_colored(console)),
+        file=console.file,
+    )
+
+
+def report_chunks(
+    report: LabReport, description: str, policies: int, *, color: bool = False
+) -> Iterator[str]:
+    """The text report, line by line: header, comparison table, destinations, disagreements,
+    engine mismatches, timings and the verdict. Never held whole in memory."""
+
+    def line(text: str = "", style: str = "") -> str:
+        return _paint(text, style, color) + "\n"
+
+    total = len(report.plan.probes)
+    yield line(
         f"Lab verify: {description} · {len(report.pods)} pods · {policies} NetworkPolicies · "
-        f"{len(report.outcomes)} probes",
-        style="bold",
+        f"{total} probes",
+        "bold",
     )
     if report.excluded:
-        _say(
-            console,
-            f"Not in the lab (hostNetwork pods share the node's network): "
-            f"{', '.join(report.excluded)}",
-            style="yellow",
+        yield line(
+            "Not in the lab (hostNetwork pods share the node's network): "
+            + ", ".join(report.excluded),
+            "yellow",
         )
     if report.cross_family_pairs:
-        _say(
-            console,
+        yield line(
             f"{report.cross_family_pairs} ordered pairs of an IPv4 and an IPv6 pod are not "
             "probed: no packet can go between address families.",
-            style="yellow",
+            "yellow",
         )
     if report.assigned:
-        _say(
-            console,
+        yield line(
             f"{len(report.assigned)} pods had no IP and got one from 10.244.0.0/16 "
             "(the analysis and the ruleset both use these).",
-            style="dim",
+            "dim",
         )
-    _say(
-        console,
-    )
-    _render_matrix(console, report)
-    _say(
-        console,
-    )
+    yield line()
+    yield from _matrix_lines(report, color)
+    yield line()
     bad = report.disagreements
-    if bad:
-        _say(console, f"Disagreements ({len(bad)})", style="bold red")
-        for o in bad:
+    if len(bad):
+        yield line(f"Disagreements ({len(bad)})", "bold red")
+        for o in bad[:DETAIL_LIMIT]:
             expected = "allowed" if o.expected else "denied"
             observed = "passed" if o.observed else "filtered"
             anomaly = (
@@ -195,129 +284,178 @@ def render_report(console: Console, report: LabReport, description: str, policie
                 if o.served and o.detail == "refused"
                 else ""
             )
-            _say(
-                console,
+            yield line(
                 f"  {o.src} → {o.dst} {o.port}/{o.protocol}: analysis {expected}, "
-                f"packets {observed} ({o.detail}, {o.elapsed * 1000:.0f} ms){anomaly}",
+                f"packets {observed} ({o.detail}, {o.elapsed * 1000:.0f} ms){anomaly}"
             )
-            _say(console, f"      {o.reason}", style="dim")
-        _say(
-            console,
+            yield line(f"      {o.reason}", "dim")
+        if len(bad) > DETAIL_LIMIT:
+            yield line(
+                f"  ... and {len(bad) - DETAIL_LIMIT} more (netpolicy lab verify -o json "
+                "lists every probe)"
+            )
+        yield line()
+    mismatches = report.engine_mismatches
+    if mismatches:
+        yield line(
+            f"The all-pairs engine disagrees with the evaluator ({len(mismatches)} of "
+            f"{report.cross_checked} cross-checked probes) — a bug in netpolicy's analysis:",
+            "bold red",
         )
-    if report.engine_mismatches:
-        _say(
-            console,
-            f"The all-pairs engine disagrees with the evaluator ({len(report.engine_mismatches)})"
-            " — a bug in netpolicy's analysis:",
-            style="bold red",
-        )
-        for m in report.engine_mismatches:
-            _say(
-                console,
+        for m in mismatches:
+            yield line(
                 f"  {m.src} → {m.dst} {m.port}/{m.protocol}: evaluator "
                 f"{'allowed' if m.evaluator else 'denied'}, engine "
-                f"{'allowed' if m.engine else 'denied'}",
+                f"{'allowed' if m.engine else 'denied'}"
             )
-        _say(
-            console,
-        )
-    t = report.timings
-    phases = [("analysis", "analysis"), ("build", "build"), ("apply", "apply ruleset")]
-    phases += [("probe", "probe"), ("teardown", "teardown")]
-    _say(
-        console,
-        "Time: "
-        + " · ".join(f"{label} {t[key]:.2f}s" for key, label in phases if key in t)
-        + f" · total {sum(t.values()):.2f}s",
+        yield line()
+    yield line(_time_line(report))
+    share = f" ({report.cross_checked / total:.0%})" if total else ""
+    checked = (
+        f"Cross-checked {report.cross_checked} of the {total} expected verdicts{share} with the "
+        "one-pair evaluator: "
     )
-    _say(console, f"SCTP probed with {report.sctp_probe_method}.")
+    if mismatches:
+        yield line(checked + f"{len(mismatches)} disagree: a bug.", "bold red")
+    else:
+        yield line(checked + "it confirms the engine's verdict on every one.")
+    yield line(f"SCTP probed with {report.sctp_probe_method}.")
     undeclared = ", ".join(f"{port}/{proto}" for proto, port in report.undeclared.items())
-    _say(
-        console,
+    yield line(
         f"Ports marked * are served by no pod ({undeclared}, ...): there a reply from the pod "
         "(TCP reset, ICMP port unreachable, SCTP ABORT) means the packet passed the ruleset, "
-        "and ICMP admin-prohibited from the router that it was filtered.",
+        "and ICMP admin-prohibited from the router that it was filtered."
     )
     if report.ok:
-        _say(
-            console,
-            f"All {len(report.outcomes)} probes agree with the analysis.",
-            style="bold green",
+        yield line(f"All {total} probes agree with the analysis.", "bold green")
+    elif not len(bad):
+        yield line(
+            f"All {total} probes agree with the analysis, but the engine and the evaluator "
+            f"disagree on {len(mismatches)} cross-checked probes.",
+            "bold red",
         )
     else:
-        _say(
-            console,
-            f"{report.agreed}/{len(report.outcomes)} probes agree; {len(bad)} disagree.",
-            style="bold red",
-        )
+        yield line(f"{report.agreed}/{total} probes agree; {len(bad)} disagree.", "bold red")
 
 
-def _render_matrix(console: Console, report: LabReport) -> None:
-    names = [p.name for p in report.pods]
-    cells: dict[tuple[str, str], list[str]] = defaultdict(list)
-    columns: dict[str, list[str]] = defaultdict(list)
-    for o in report.outcomes:
-        mark = DISAGREE if not o.agrees else (AGREE_ALLOWED if o.expected else AGREE_DENIED)
-        cells[(o.src, o.dst)].append(mark)
-        token = _port_token(o.port, o.protocol, o.served)
-        if token not in columns[o.dst]:
-            columns[o.dst].append(token)
-    _say(
-        console,
+def _time_line(report: LabReport) -> str:
+    t, analysis = report.timings, report.plan.timings
+    parts = []
+    if "analysis" in t:
+        inner = [
+            f"{label} {analysis[key]:.2f}s"
+            for key, label in (
+                ("engine", "engine"),
+                ("expected", "expected verdicts"),
+                ("cross-check", "cross-check"),
+            )
+            if key in analysis
+        ]
+        parts.append(f"analysis {t['analysis']:.2f}s" + (f" ({', '.join(inner)})" if inner else ""))
+    for key, label in (
+        ("build", "build"),
+        ("apply", "apply ruleset"),
+        ("probe", "probe"),
+        ("teardown", "teardown"),
+    ):
+        if key in t:
+            parts.append(f"{label} {t[key]:.2f}s")
+    return "Time: " + " · ".join(parts) + f" · total {sum(t.values()):.2f}s"
+
+
+def _center(text: str, width: int) -> str:
+    left = (width - len(text)) // 2
+    return " " * left + text + " " * (width - len(text) - left)
+
+
+def _matrix_lines(report: LabReport, color: bool) -> Iterator[str]:
+    """The comparison table: a row per source, a column per destination, a mark per port."""
+    import numpy as np
+
+    yield (
         f"Comparison: rows are sources, columns destinations; one mark per probed port of the "
         f"destination, in the order listed below.  {AGREE_ALLOWED} allowed by analysis and "
-        f"packets · {AGREE_DENIED} denied by both · {DISAGREE} they disagree",
+        f"packets · {AGREE_DENIED} denied by both · {DISAGREE} they disagree\n"
     )
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    table.add_column("#", justify="right")
-    table.add_column("source")
-    for index in range(len(names)):
-        table.add_column(str(index + 1), justify="center", no_wrap=True)
-    for row, src in enumerate(names):
-        values: list[Text | str] = [str(row + 1), Text(src)]
-        for dst in names:
-            marks = "".join(cells.get((src, dst), []))
-            if src == dst:
-                values.append(Text("-", style="dim"))
-            elif DISAGREE in marks:
-                values.append(Text(marks, style="bold red"))
+    probes = report.plan.probes
+    names = [p.name for p in report.pods]
+    n = len(names)
+    families = [":" in p.ip for p in report.pods]
+    counts = [len(ports) for ports in probes.ports_of]
+    widths = [max(len(str(d + 1)), counts[d], 1) for d in range(n)]
+    marks = np.where(
+        ~report.agrees,
+        ord(DISAGREE),
+        np.where(probes.expected, ord(AGREE_ALLOWED), ord(AGREE_DENIED)),
+    )
+    text = marks.astype(np.uint8).tobytes().decode("ascii")
+    number = max(len(str(n)), 1)
+    source = max([len("source"), *(len(name) for name in names)])
+    header = "  ".join(
+        ["#".rjust(number), "source".ljust(source)]
+        + [_center(str(d + 1), widths[d]) for d in range(n)]
+    )
+    yield _paint(header.rstrip(), "bold", color) + "\n"
+    self_cells = [_paint(_center("-", w), "dim", color) for w in widths]
+    empty = [" " * w for w in widths]
+    for s in range(n):
+        pos, _ = probes.rows(s)
+        cells = [str(s + 1).rjust(number), names[s].ljust(source)]
+        for d in range(n):
+            if d == s:
+                cells.append(self_cells[d])
+            elif families[d] != families[s]:
+                cells.append(empty[d])
             else:
-                values.append(Text(marks, style="green" if set(marks) == {"."} else ""))
-        table.add_row(*values)
-    _say(console, table)
-    _say(
-        console,
-    )
-    _say(console, "Destinations (ports in mark order; * = no server listens there):")
-    width = max((len(n) for n in names), default=0)
-    for index, dst in enumerate(names):
-        ports = " ".join(columns.get(dst, [])) or "-"
-        _say(console, f"  {index + 1:>3} {dst:<{width}}  {ports}")
+                cell = text[pos : pos + counts[d]]
+                pos += counts[d]
+                padded = _center(cell, widths[d])
+                if color:
+                    if DISAGREE in cell:
+                        padded = _paint(padded, "bold red", color)
+                    elif cell and cell.count(AGREE_ALLOWED) == len(cell):
+                        padded = _paint(padded, "green", color)
+                cells.append(padded)
+        yield "  ".join(cells).rstrip() + "\n"
+    yield "\n"
+    yield "Destinations (ports in mark order; * = no server listens there):\n"
+    served = [set(p.served) for p in report.pods]
+    for d, name in enumerate(names):
+        tokens = " ".join(
+            _port_token(port, proto, (port, proto) in served[d])
+            for port, proto in probes.ports_of[d]
+        )
+        yield f"  {d + 1:>3} {name:<{source if n else 0}}  {tokens or '-'}\n"
 
 
 # ---- labs that stay up -----------------------------------------------------------------
 
 
-def _print_running(state: RunningLab, foreground: bool) -> None:
-    out.print(f"Lab {state.prefix} is up: {state.description}, {len(state.pods)} pods")
+def _running_lines(state: RunningLab, foreground: bool, color: bool) -> Iterator[str]:
+    """What `lab up` prints: the lab, a row per pod, and how to use it and take it down."""
+    yield f"Lab {state.prefix} is up: {state.description}, {len(state.pods)} pods\n"
     rows = [("pod", "namespace", "IP", "serves")]
     rows.append(("(router)", state.router_netns, "169.254.1.1", "nftables: table inet netpolicy"))
     rows += [(p.name, p.netns, p.ip, " ".join(p.ports) or "-") for p in state.pods]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for index, row in enumerate(rows):
-        line = "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False))
-        out.print(f"  {line}  {row[3]}", style="bold" if index == 0 else "")
+        text = "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False))
+        yield _paint(f"  {text}  {row[3]}", "bold" if index == 0 else "", color) + "\n"
     first = state.pods[0].name if state.pods else "POD"
-    out.print(f"Run a command in a pod:  netpolicy lab exec --name {state.prefix} {first} -- CMD")
-    out.print(f"Look at the rules:       ip netns exec {state.router_netns} nft list ruleset")
+    yield f"Run a command in a pod:  netpolicy lab exec --name {state.prefix} {first} -- CMD\n"
+    yield f"Look at the rules:       ip netns exec {state.router_netns} nft list ruleset\n"
     if foreground:
-        out.print("The lab stays up while this command runs: Ctrl-C tears it down.", style="bold")
+        yield _paint(
+            "The lab stays up while this command runs: Ctrl-C tears it down.", "bold", color
+        )
+        yield "\n"
     else:
-        out.print(f"A daemon (pid {state.pid}) keeps the pod servers running; its log: {state.log}")
-        out.print(f"Take it down:            netpolicy lab down --name {state.prefix}")
+        yield f"A daemon (pid {state.pid}) keeps the pod servers running; its log: {state.log}\n"
+        yield f"Take it down:            netpolicy lab down --name {state.prefix}\n"
+
+
+def _print_running(state: RunningLab, foreground: bool) -> None:
+    write_output(_running_lines(state, foreground, _colored(out.console)))
 
 
 @lab_app.command()
@@ -342,7 +480,7 @@ the lab until Ctrl-C instead. Running labs are recorded under /run/netpolicy/lab
     from netpolicy.lab.running import keep_lab_foreground, normalize_prefix, start_lab_daemon
     from netpolicy.lab.topology import new_prefix
 
-    data, plan = _plan(paths)
+    data, plan = _plan(paths, cross_check=False)
     prefix = normalize_prefix(name) if name else new_prefix()
     try:
         spec = plan.lab_spec(prefix)
@@ -388,10 +526,15 @@ def list_labs() -> None:
     if not labs:
         err.print(f"no lab is running (records: {state_dir()})")
         return
-    for state in labs:
-        alive = "up" if state.is_alive() else "holder gone (lab down cleans up)"
-        out.print(f"{state.prefix}  {len(state.pods)} pods  pid {state.pid}  {alive}  ")
-        out.print(f"    {state.description}", style="dim")
+    color = _colored(out.console)
+
+    def lines() -> Iterator[str]:
+        for state in labs:
+            alive = "up" if state.is_alive() else "holder gone (lab down cleans up)"
+            yield f"{state.prefix}  {len(state.pods)} pods  pid {state.pid}  {alive}\n"
+            yield _paint(f"    {state.description}", "dim", color) + "\n"
+
+    write_output(lines())
 
 
 @lab_app.command(

@@ -41,6 +41,7 @@ from netpolicy.lab.servers import (
     kernel_has_sctp,
     stop_workers,
     wait_ready,
+    worker_count,
 )
 
 LabProtocol = Literal["TCP", "UDP", "SCTP"]
@@ -76,11 +77,13 @@ _ROUTER_CONNTRACK = {
     "icmp_timeout": "5",
     "icmpv6_timeout": "5",
 }
-# No ICMP rate limit: a denied probe must fail at once, not after the limiter's pause.
+# No ICMP rate limit: a denied probe must fail at once, not after the limiter's pause. An
+# empty ratemask also keeps ICMP errors out of the host-wide limit (icmp_msgs_per_sec).
 _NO_ICMP_RATE_LIMIT = {
     "net.ipv4.icmp_ratelimit": "0",
     "net.ipv4.icmp_ratemask": "0",
     "net.ipv6.icmp.ratelimit": "0",
+    "net.ipv6.icmp.ratemask": "\n",
 }
 ROUTER_SYSCTLS: dict[str, str] = {
     "net.ipv4.ip_forward": "1",
@@ -245,6 +248,7 @@ class Lab:
         self._netns: dict[str, str] = {
             pod.key: f"{spec.prefix}pod{i}" for i, pod in enumerate(spec.pods)
         }
+        self._index: dict[str, int] = {pod.key: i for i, pod in enumerate(spec.pods)}
         self.timings: dict[str, float] = {}
         self.sctp_probe_method = (
             "kernel SCTP sockets"
@@ -252,6 +256,7 @@ class Lab:
             else "raw sockets: INIT answered by INIT-ACK (no SCTP sockets in this kernel)"
         )
         self._created: list[str] = []
+        self._processes: list[PodWorker] = []
         self._workers: dict[str, PodWorker] = {}
         self._torn_down = False
         self._signals: contextlib.ExitStack | None = None
@@ -265,7 +270,20 @@ class Lab:
 
     @property
     def workers(self) -> Mapping[str, PodWorker]:
+        """The worker process of each pod (a worker serves and probes for several pods)."""
         return self._workers
+
+    @property
+    def processes(self) -> tuple[PodWorker, ...]:
+        """Every worker process, each once."""
+        return tuple(self._processes)
+
+    def pod_index(self, pod_key: str) -> int:
+        """The pod's position in the spec (probes name their source by it)."""
+        try:
+            return self._index[pod_key]
+        except KeyError:
+            raise LabError(f"no pod {pod_key!r} in this lab") from None
 
     def netns(self, pod_key: str) -> str:
         """The namespace of pod `pod_key`."""
@@ -297,7 +315,7 @@ class Lab:
             return
         started = time.monotonic()
         with _signals_held():
-            workers = list(self._workers.values())
+            workers = self._processes
             total = len(workers) + len(self._created)
             stop_workers(workers)
             if progress is not None:
@@ -429,6 +447,7 @@ class Lab:
         setups = [
             WorkerSetup(
                 key=pod.key,
+                index=index,
                 netns=self._netns[pod.key],
                 ip=pod.ip,
                 ports=tuple(pod.ports),
@@ -437,7 +456,12 @@ class Lab:
             )
             for index, pod in enumerate(self.spec.pods)
         ]
-        fork_workers(setups, self._workers)
+        count = worker_count(len(setups))
+        groups = [setups[i::count] for i in range(count)] if setups else []
+        fork_workers(groups, self._processes)
+        for worker in self._processes:
+            for key in worker.pods:
+                self._workers[key] = worker
         total = len(setups)
 
         def ready(done: int) -> None:
@@ -445,7 +469,7 @@ class Lab:
                 progress("pods", done, total)
 
         wait_ready(
-            self._workers,
+            self._processes,
             on_ready=ready,
             timeout=timeout if timeout is not None else 60.0 + 0.1 * total,
         )

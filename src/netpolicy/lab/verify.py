@@ -1,9 +1,13 @@
 """The analysis against real packets: build a lab of the cluster, enforce, probe, compare.
 
-One cluster, with an IP for every pod (`assign_addresses`), feeds both sides: the one
-evaluator (`Evaluator.decide`) says what each probe should do, and `render_ruleset` of the
-same cluster, loaded in the lab router, decides what the packets do. The all-pairs engine
-is checked against the evaluator on every probe too: two analyses that disagree are a bug.
+One cluster, with an IP for every pod (`assign_addresses`), feeds both sides: the all-pairs
+engine (`compute_connectivity`, exactly what `connlist` reports) says what each probe should
+do, and `render_ruleset` of the same cluster, loaded in the lab router, decides what the
+packets do. The expected verdicts are computed per pair of pod classes and expanded to the
+probes as arrays, never one Python call per probe; a fixed sample of them (1%, and every
+probe of a small lab, see `cross_check_size`) is decided again by the one-pair evaluator
+(`Evaluator.decide`): two analyses that disagree are a bug of netpolicy, reported apart from
+the packets.
 
 What "passed the filter" means, per observed detail: the router rejects every denied packet
 with ICMP admin-prohibited (`RulesetOptions(tcp_reset=False)`), so a reset, ICMP port
@@ -16,27 +20,34 @@ unreachable or ABORT can only come from the destination pod itself:
 - `timeout`: no answer at all (dropped)                   -> filtered
 
 A `refused` on a port the destination serves is an anomaly of the lab, never an agreement.
+Probes, their verdicts and the packets' answers are kept as columns (numpy arrays): a lab of
+a thousand pods probes about five million times.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
+
+import numpy as np
+from numpy.typing import NDArray
 
 from netpolicy.analysis.connectivity import compute_connectivity
 from netpolicy.analysis.connlist import pod_name
 from netpolicy.enforce import RulesetOptions, render_ruleset
 from netpolicy.enforce.addressing import LAB_RANGE, assign_addresses
 from netpolicy.lab.errors import LabError
-from netpolicy.lab.probe import DEFAULT_TIMEOUT, Probe, probe_all
+from netpolicy.lab.probe import DEFAULT_TIMEOUT, ProbeColumns, ProbeOutcomes, probe_columns
 from netpolicy.lab.ruleset import apply_ruleset
-from netpolicy.lab.servers import CONNECTED, REFUSED
+from netpolicy.lab.servers import DETAILS, PROTOCOL_CODES, REFUSED
 from netpolicy.lab.topology import LabPod, LabProtocol, LabSpec, Progress, build_lab, new_prefix
 from netpolicy.model import PROTOCOLS, Cluster, Pod, Protocol
-from netpolicy.semantics import ConnectionSet, Decision, Evaluator, PodInfo
+from netpolicy.semantics import ConnectionSet, Evaluator, PodInfo, Side
 
 PortChoice = Literal["declared", "policy"]
 """Which ports each destination is probed on.
@@ -46,9 +57,17 @@ and no rule names. `policy`: that, plus the edges of every numeric port range th
 name (port-1, port, endPort, endPort+1), so that ranges are probed at their boundaries.
 """
 
-PASSED_DETAILS = frozenset({CONNECTED, REFUSED})
+PASSED_DETAILS = frozenset({"connected", REFUSED})
 PHASES = ("analysis", "build", "apply", "probe", "teardown")
+CROSS_CHECK_SHARE = 0.01
+CROSS_CHECK_MINIMUM = 300
+_CROSS_CHECK_SEED = 20261202
 _FALLBACK_UNDECLARED = 40000
+_PROTOCOL_OF: tuple[Protocol, ...] = ("TCP", "UDP", "SCTP")  # PROTOCOL_CODES, inverted
+_PASSED_CODES = np.array(
+    [d in PASSED_DETAILS for d in DETAILS] + [False] * (256 - len(DETAILS)), dtype=bool
+)
+_REFUSED_CODE = DETAILS.index(REFUSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +83,8 @@ class PodPlan:
 
 @dataclass(frozen=True, slots=True)
 class PlannedProbe:
+    """One probe of the plan: from `src` to `dst` on `port`/`protocol`, and its verdict."""
+
     src: str
     dst: str
     protocol: Protocol
@@ -71,12 +92,134 @@ class PlannedProbe:
     served: bool
     """The destination declares this port (a server listens on it)."""
     expected: bool
-    engine: bool
-    """The verdict of the all-pairs engine (must equal `expected`)."""
-    reason: str
+    """The verdict of the all-pairs engine."""
 
 
 @dataclass(frozen=True, slots=True)
+class EngineMismatch:
+    """A probe on which the all-pairs engine and the one-pair evaluator disagree (a bug)."""
+
+    src: str
+    dst: str
+    protocol: Protocol
+    port: int
+    evaluator: bool
+    engine: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "src": self.src,
+            "dst": self.dst,
+            "protocol": self.protocol,
+            "port": self.port,
+            "evaluator": self.evaluator,
+            "engine": self.engine,
+        }
+
+
+class ProbePlan(Sequence[PlannedProbe]):
+    """Every probe of a lab as columns, in order: by source, destination, then port.
+
+    `src`/`dst` index the plan's pods; `protocol` holds `PROTOCOL_CODES`. Indexing or
+    iterating makes `PlannedProbe` values one at a time (for tests and small labs).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        src: NDArray[np.int32],
+        dst: NDArray[np.int32],
+        port: NDArray[np.int32],
+        protocol: NDArray[np.uint8],
+        served: NDArray[np.bool_],
+        expected: NDArray[np.bool_],
+        ports_of: Sequence[tuple[tuple[int, Protocol], ...]],
+    ) -> None:
+        self.names = names
+        self.src, self.dst, self.port, self.protocol = src, dst, port, protocol
+        self.served, self.expected = served, expected
+        self.ports_of = ports_of
+        """Per pod: the ports it is probed on as a destination, in probe order."""
+        self._starts: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedProbe: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedProbe]: ...
+    def __getitem__(self, index: int | slice) -> PlannedProbe | list[PlannedProbe]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return PlannedProbe(
+            self.names[self.src[index]],
+            self.names[self.dst[index]],
+            _PROTOCOL_OF[self.protocol[index]],
+            int(self.port[index]),
+            bool(self.served[index]),
+            bool(self.expected[index]),
+        )
+
+    def rows(self, src: int) -> tuple[int, int]:
+        """The probes from source pod `src`: rows [start, stop)."""
+        if self._starts is None:
+            pods = np.arange(len(self.names) + 1, dtype=self.src.dtype)
+            self._starts = np.searchsorted(self.src, pods).tolist()
+        return self._starts[src], self._starts[src + 1]
+
+
+class Explainer:
+    """Why the analysis allows or denies a probe, in one line, from the evaluator's sides.
+
+    Pods of one class are alike to every rule, so each (source class, destination class)
+    needs the evaluator once; the memory of it is bounded.
+    """
+
+    _LIMIT = 100_000
+
+    def __init__(self, evaluator: Evaluator, infos: Sequence[PodInfo], classes: Sequence[int]):
+        self.evaluator = evaluator
+        self.infos = infos
+        self.classes = classes
+        self._sides: dict[tuple[int, int], tuple[Side, Side]] = {}
+
+    def sides(self, src: int, dst: int) -> tuple[Side, Side]:
+        key = (self.classes[src], self.classes[dst])
+        found = self._sides.get(key)
+        if found is None:
+            if len(self._sides) >= self._LIMIT:
+                self._sides.clear()
+            a, b = self.infos[src], self.infos[dst]
+            found = (self.evaluator.side("egress", a, b), self.evaluator.side("ingress", b, a))
+            self._sides[key] = found
+        return found
+
+    def reason(self, src: int, dst: int, protocol: Protocol, port: int) -> str:
+        """One line: the rules that opened the port, or the sides that denied it."""
+        egress, ingress = self.sides(src, dst)
+        if egress.allowed.allows(protocol, port) and ingress.allowed.allows(protocol, port):
+            rules = [
+                m.rule_id
+                for side in (egress, ingress)
+                for m in side.matches
+                if m.connections.allows(protocol, port)
+            ]
+            return "allowed by " + "; ".join(rules) if rules else "neither side is isolated"
+        parts = [
+            f"{side.direction} of {'source' if side.direction == 'egress' else 'destination'} "
+            f"isolated by {', '.join(side.policies)} and no rule allows it"
+            for side in (egress, ingress)
+            if side.isolated and not side.allowed.allows(protocol, port)
+        ]
+        return "; ".join(parts) or "denied"
+
+
+@dataclass(slots=True)
 class LabPlan:
     """Everything a lab of the cluster needs, computed without touching the machine."""
 
@@ -87,15 +230,33 @@ class LabPlan:
     assigned: dict[str, str]
     """Pods that had no IP, and the one the lab gave them."""
     ruleset: str
-    probes: tuple[PlannedProbe, ...]
+    probes: ProbePlan
     undeclared: dict[Protocol, int]
     analysis_seconds: float
     cross_family_pairs: int = 0
     """Ordered pairs of an IPv4 and an IPv6 pod: no packet can go between them, not probed."""
+    cross_checked: int = 0
+    """Probes whose engine verdict the one-pair evaluator decided again."""
+    engine_mismatches: tuple[EngineMismatch, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds of the analysis: engine, expected (expanding to probes), cross-check, ruleset."""
+    explainer: Explainer | None = field(default=None, repr=False, compare=False)
 
     def lab_spec(self, prefix: str | None = None) -> LabSpec:
         pods = tuple(LabPod(p.name, p.ip, p.served) for p in self.pods)
         return LabSpec(pods, prefix=prefix or new_prefix())
+
+    def reason(self, index: int) -> str:
+        """Why the analysis expects what it does of probe `index`."""
+        if self.explainer is None:
+            return ""
+        p = self.probes
+        return self.explainer.reason(
+            int(p.src[index]),
+            int(p.dst[index]),
+            _PROTOCOL_OF[p.protocol[index]],
+            int(p.port[index]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +273,12 @@ class ProbeOutcome:
     """The packet passed the ruleset (see the module docstring)."""
     detail: str
     elapsed: float
-    reason: str
+    why: str | Callable[[], str] = field(default="", repr=False, compare=False)
+    """The reason, or how to get it (computed only when asked: see `reason`)."""
+
+    @property
+    def reason(self) -> str:
+        return self.why if isinstance(self.why, str) else self.why()
 
     @property
     def agrees(self) -> bool:
@@ -135,64 +301,131 @@ class ProbeOutcome:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EngineMismatch:
-    """A probe on which the all-pairs engine and the one-pair evaluator disagree (a bug)."""
+class Outcomes(Sequence[ProbeOutcome]):
+    """Some of a report's probes (all, or the disagreements), made one at a time."""
 
-    src: str
-    dst: str
-    protocol: Protocol
-    port: int
-    evaluator: bool
-    engine: bool
+    def __init__(self, report: LabReport, rows: NDArray[np.int64] | None = None) -> None:
+        self.report = report
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.report.plan.probes) if self.rows is None else len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ProbeOutcome: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ProbeOutcome]: ...
+    def __getitem__(self, index: int | slice) -> ProbeOutcome | list[ProbeOutcome]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        row = index if self.rows is None else int(self.rows[index])
+        return self.report.outcome(row)
+
+    def __iter__(self) -> Iterator[ProbeOutcome]:
+        rows: Iterable[int] = range(len(self)) if self.rows is None else self.rows.tolist()
+        for row in rows:
+            yield self.report.outcome(row)
 
 
 @dataclass(slots=True)
 class LabReport:
-    """The comparison of the analysis with real packets, probe by probe."""
+    """The comparison of the analysis with real packets, probe by probe (as columns)."""
 
-    pods: tuple[PodPlan, ...]
-    excluded: tuple[str, ...]
-    assigned: dict[str, str]
-    undeclared: dict[Protocol, int]
-    outcomes: list[ProbeOutcome]
-    engine_mismatches: list[EngineMismatch]
+    plan: LabPlan
+    packets: ProbeOutcomes
+    """What the packets said about probe i: `packets.code[i]`, `packets.detail(i)`."""
     sctp_probe_method: str
     prefix: str
     timings: dict[str, float] = field(default_factory=dict)
-    cross_family_pairs: int = 0
+    observed: NDArray[np.bool_] = field(init=False, repr=False)
+    """Per probe: the packet passed the ruleset (see the module docstring)."""
+    agrees: NDArray[np.bool_] = field(init=False, repr=False)
+    """Per probe: the packets did what the analysis expected (see `ProbeOutcome.agrees`)."""
+
+    def __post_init__(self) -> None:
+        probes, code = self.plan.probes, self.packets.code
+        self.observed = _PASSED_CODES[code]
+        anomaly = probes.served & (code == _REFUSED_CODE)
+        self.agrees = (probes.expected == self.observed) & ~anomaly
+
+    @property
+    def pods(self) -> tuple[PodPlan, ...]:
+        return self.plan.pods
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        return self.plan.excluded
+
+    @property
+    def assigned(self) -> dict[str, str]:
+        return self.plan.assigned
+
+    @property
+    def undeclared(self) -> dict[Protocol, int]:
+        return self.plan.undeclared
+
+    @property
+    def cross_family_pairs(self) -> int:
+        return self.plan.cross_family_pairs
+
+    @property
+    def cross_checked(self) -> int:
+        return self.plan.cross_checked
+
+    @property
+    def engine_mismatches(self) -> tuple[EngineMismatch, ...]:
+        return self.plan.engine_mismatches
+
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(self)
 
     @property
     def agreed(self) -> int:
-        return sum(o.agrees for o in self.outcomes)
+        return int(self.agrees.sum())
 
     @property
-    def disagreements(self) -> list[ProbeOutcome]:
-        return [o for o in self.outcomes if not o.agrees]
+    def disagreements(self) -> Outcomes:
+        return Outcomes(self, np.flatnonzero(~self.agrees))
 
     @property
     def ok(self) -> bool:
-        return not self.disagreements and not self.engine_mismatches
+        return bool(self.agrees.all()) and not self.engine_mismatches
 
-    def to_dict(self) -> dict[str, Any]:
+    def outcome(self, row: int) -> ProbeOutcome:
+        """Probe `row` as a value (its reason is worked out when first read)."""
+        planned = self.plan.probes[row]
+        detail = self.packets.detail(row)
+        return ProbeOutcome(
+            planned.src,
+            planned.dst,
+            planned.protocol,
+            planned.port,
+            planned.served,
+            planned.expected,
+            detail in PASSED_DETAILS,
+            detail,
+            float(self.packets.elapsed[row]),
+            lambda: self.plan.reason(row),
+        )
+
+    def _head(self) -> dict[str, Any]:
         return {
             "apiVersion": "netpolicy/v1",
             "kind": "LabReport",
             "ok": self.ok,
-            "probes": len(self.outcomes),
+            "probes": len(self.plan.probes),
             "agreed": self.agreed,
-            "disagreements": [o.to_dict() for o in self.disagreements],
-            "engineMismatches": [
-                {
-                    "src": m.src,
-                    "dst": m.dst,
-                    "protocol": m.protocol,
-                    "port": m.port,
-                    "evaluator": m.evaluator,
-                    "engine": m.engine,
-                }
-                for m in self.engine_mismatches
-            ],
+        }
+
+    def _middle(self) -> dict[str, Any]:
+        return {
+            "engineMismatches": [m.to_dict() for m in self.engine_mismatches],
+            "crossChecked": self.cross_checked,
             "sctpProbeMethod": self.sctp_probe_method,
             "pods": [
                 {
@@ -207,8 +440,96 @@ class LabReport:
             "undeclaredPorts": dict(self.undeclared),
             "crossFamilyPairsNotProbed": self.cross_family_pairs,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole report as one document (`json_chunks` writes the same, streamed)."""
+        return {
+            **self._head(),
+            "disagreements": [o.to_dict() for o in self.disagreements],
+            **self._middle(),
             "results": [o.to_dict() for o in self.outcomes],
         }
+
+    def json_chunks(self, extra: dict[str, Any] | None = None) -> Iterator[str]:
+        """The `to_dict()` document (plus `extra` keys) as JSON text, one probe per chunk."""
+        yield json.dumps(self._head())[:-1]
+        yield ', "disagreements": ['
+        yield from self._json_rows(np.flatnonzero(~self.agrees))
+        yield "]"
+        for key, value in {**self._middle(), **(extra or {})}.items():
+            yield f", {json.dumps(key)}: {json.dumps(value)}"
+        yield ', "results": ['
+        yield from self._json_rows(None)
+        yield "]}\n"
+
+    def _json_rows(self, rows: NDArray[np.int64] | None) -> Iterator[str]:
+        """`ProbeOutcome.to_dict()` of each row (all when None) as JSON, one a line, a few
+        thousand a chunk: millions of probes, so formatted from the columns directly."""
+        probes, packets = self.plan.probes, self.packets
+        names = [json.dumps(name) for name in probes.names]
+        protocols = [json.dumps(p) for p in _PROTOCOL_OF]
+        details = [json.dumps(d) for d in DETAILS]
+        flags = ("false", "true")
+        reasons: dict[tuple[int, int, int, int], str] = {}
+        classes = self.plan.explainer.classes if self.plan.explainer else None
+        first = True
+        count = len(probes) if rows is None else len(rows)
+        for start in range(0, count, 4096):
+            part = (
+                np.arange(start, min(start + 4096, count))
+                if rows is None
+                else rows[start : start + 4096]
+            )
+            columns = zip(
+                part.tolist(),
+                probes.src[part].tolist(),
+                probes.dst[part].tolist(),
+                probes.protocol[part].tolist(),
+                probes.port[part].tolist(),
+                probes.served[part].tolist(),
+                probes.expected[part].tolist(),
+                self.observed[part].tolist(),
+                self.agrees[part].tolist(),
+                packets.code[part].tolist(),
+                packets.elapsed[part].tolist(),
+                strict=True,
+            )
+            lines = []
+            for (
+                row,
+                src,
+                dst,
+                proto,
+                port,
+                served,
+                expected,
+                observed,
+                agrees,
+                code,
+                took,
+            ) in columns:
+                key = (
+                    (classes[src], classes[dst], proto, port)
+                    if classes is not None
+                    else (src, dst, proto, port)
+                )
+                reason = reasons.get(key)
+                if reason is None:
+                    if len(reasons) >= 200_000:
+                        reasons.clear()
+                    reason = reasons[key] = json.dumps(self.plan.reason(row))
+                detail = details[code] if code < len(details) else json.dumps(packets.detail(row))
+                lines.append(
+                    f'{{"src": {names[src]}, "dst": {names[dst]}, "protocol": {protocols[proto]}, '
+                    f'"port": {port}, "served": {flags[served]}, "expected": {flags[expected]}, '
+                    f'"observed": {flags[observed]}, "agrees": {flags[agrees]}, '
+                    f'"detail": {detail}, "seconds": {round(took, 4)}, "reason": {reason}}}'
+                )
+            yield ("\n  " if first else ",\n  ") + ",\n  ".join(lines)
+            first = False
+        if not first:
+            yield "\n"
 
 
 # ---- planning (pure) -----------------------------------------------------------------------
@@ -267,23 +588,22 @@ def _boundary_ports(evaluator: Evaluator) -> set[tuple[int, Protocol]]:
     return edges
 
 
-def _reason(decision: Decision, protocol: Protocol, port: int) -> str:
-    """One line: the rules that opened the port, or the sides that denied it."""
-    if decision.allowed:
-        rules = [m.rule_id for s in (decision.egress, decision.ingress) for m in s.matches]
-        return "allowed by " + "; ".join(rules) if rules else "neither side is isolated"
-    parts = [
-        f"{side.direction} of {'source' if side.direction == 'egress' else 'destination'} "
-        f"isolated by {', '.join(side.policies)} and no rule allows it"
-        for side in (decision.egress, decision.ingress)
-        if side.isolated and not side.allowed.allows(protocol, port)
-    ]
-    return "; ".join(parts) or "denied"
+def cross_check_size(probes: int) -> int:
+    """How many probes the one-pair evaluator decides again: 1%, at least 300 (or all)."""
+    return min(probes, max(math.ceil(probes * CROSS_CHECK_SHARE), CROSS_CHECK_MINIMUM))
 
 
-def plan_lab(cluster: Cluster, *, ports: PortChoice = "declared", cidr: str = LAB_RANGE) -> LabPlan:
+def plan_lab(
+    cluster: Cluster,
+    *,
+    ports: PortChoice = "declared",
+    cidr: str = LAB_RANGE,
+    cross_check: bool = True,
+) -> LabPlan:
     """Give pods without an IP one, and compute the ruleset and every probe's expected verdict.
 
+    With `cross_check`, a sample of the verdicts is decided again by the one-pair evaluator
+    (`cross_check_size`; a lab that only stays up, `lab up`, has no use for it).
     Raises `LabError` when the cluster cannot become a lab (e.g. two pods share an IP).
     """
     started = time.monotonic()
@@ -321,50 +641,136 @@ def plan_lab(cluster: Cluster, *, ports: PortChoice = "declared", cidr: str = LA
     extra = {(port, proto) for proto, port in undeclared.items()}
     if ports == "policy":
         extra |= _boundary_ports(evaluator)
+    timings = {"setup": time.monotonic() - started}
 
-    infos: dict[str, PodInfo] = {p.name: evaluator.pod_info(p.pod) for p in plans}
+    mark = time.monotonic()
     connectivity = compute_connectivity(cluster, evaluator)
-    class_of = {id(pod): c.index for c in connectivity.classes for pod in c.pods}
-    probes: list[PlannedProbe] = []
-    versions = {p.name: ipaddress.ip_address(p.ip).version for p in plans}
-    cross_family = 0
-    for src in plans:
-        for dst in plans:
-            if src is dst:
-                continue
-            if versions[src.name] != versions[dst.name]:
-                cross_family += 1  # an IPv4 pod cannot send an IPv6 packet, nor the reverse
-                continue
-            pair = connectivity.class_pairs.get(
-                (class_of[id(src.pod)], class_of[id(dst.pod)]), ConnectionSet.none()
-            )
-            declared = set(dst.served)
-            for port, protocol in _probe_ports(dst.served, extra):
-                decision = evaluator.decide(infos[src.name], infos[dst.name], protocol, port)
-                probes.append(
-                    PlannedProbe(
-                        src.name,
-                        dst.name,
-                        protocol,
-                        port,
-                        (port, protocol) in declared,
-                        decision.allowed,
-                        pair.allows(protocol, port),
-                        _reason(decision, protocol, port),
-                    )
-                )
+    timings["engine"] = time.monotonic() - mark
+
+    mark = time.monotonic()
+    class_of_pod = {id(pod): i for i, c in enumerate(connectivity.classes) for pod in c.pods}
+    classes = [class_of_pod[id(p.pod)] for p in plans]
+    probes, cross_family = _expand(plans, classes, connectivity.class_pairs, extra)
+    timings["expected"] = time.monotonic() - mark
+
+    mark = time.monotonic()
+    infos = [evaluator.pod_info(p.pod) for p in plans]
+    mismatches, checked = _cross_check(evaluator, infos, probes) if cross_check else ((), 0)
+    timings["cross-check"] = time.monotonic() - mark
+
+    mark = time.monotonic()
     ruleset = render_ruleset(cluster, RulesetOptions(tcp_reset=False))
+    timings["ruleset"] = time.monotonic() - mark
     return LabPlan(
         cluster,
         tuple(plans),
         excluded,
         assigned,
         ruleset,
-        tuple(probes),
+        probes,
         undeclared,
         time.monotonic() - started,
         cross_family,
+        checked,
+        mismatches,
+        timings,
+        Explainer(evaluator, infos, classes),
     )
+
+
+def _expand(
+    plans: Sequence[PodPlan],
+    classes: Sequence[int],
+    class_pairs: dict[tuple[int, int], ConnectionSet],
+    extra: set[tuple[int, Protocol]],
+) -> tuple[ProbePlan, int]:
+    """Every probe, in order (source, destination, port), with the engine's verdict.
+
+    The verdict of a probe is whether its (protocol, port) is in the connections the engine
+    allows from the source's class to the destination's; pods of one class are different
+    pods (a pod is never probed from itself), so the class's pair with itself applies.
+    """
+    n = len(plans)
+    # the ports each destination is probed on, as keys into one table of (port, protocol)
+    keys: dict[tuple[int, Protocol], int] = {}
+    block_dst: list[int] = []
+    block_key: list[int] = []
+    block_served: list[bool] = []
+    ports_of: list[tuple[tuple[int, Protocol], ...]] = []
+    for d, plan in enumerate(plans):
+        served = set(plan.served)
+        ports_of.append(tuple(_probe_ports(plan.served, extra)))
+        for port, protocol in ports_of[-1]:
+            block_dst.append(d)
+            block_key.append(keys.setdefault((port, protocol), len(keys)))
+            block_served.append((port, protocol) in served)
+    width = len(block_dst)
+    versions = np.array([ipaddress.ip_address(p.ip).version for p in plans], dtype=np.int8)
+    dst_block = np.array(block_dst, dtype=np.int32)
+    src = np.repeat(np.arange(n, dtype=np.int32), width)
+    dst = np.tile(dst_block, n)
+    keep = (src != dst) & (versions[src] == versions[dst])
+    src, dst = src[keep], dst[keep]
+    key = np.tile(np.array(block_key, dtype=np.int32), n)[keep]
+    served = np.tile(np.array(block_served, dtype=bool), n)[keep]
+    v4 = int(np.count_nonzero(versions == 4))
+    cross_family = 2 * v4 * (n - v4)  # ordered pairs of an IPv4 and an IPv6 pod
+
+    # the engine's verdicts: one row of allowed keys per distinct connection set
+    table = list(keys)
+    sets: dict[ConnectionSet, int] = {}
+    pair_keys: list[int] = []
+    pair_sets: list[int] = []
+    n_classes = max(classes, default=0) + 1
+    for (s, d), conns in class_pairs.items():
+        if s < n_classes and d < n_classes:
+            pair_keys.append(s * n_classes + d)
+            pair_sets.append(sets.setdefault(conns, len(sets)))
+    allowed = np.zeros((len(sets) + 1, len(table)), dtype=bool)  # the last row: nothing
+    for conns, row in sets.items():
+        allowed[row] = [conns.allows(protocol, port) for port, protocol in table]
+    order = np.argsort(np.array(pair_keys, dtype=np.int64), kind="stable")
+    sorted_keys = np.array(pair_keys, dtype=np.int64)[order]
+    sorted_sets = np.array(pair_sets, dtype=np.int64)[order]
+    cls = np.array(classes, dtype=np.int64)
+    wanted = cls[src] * n_classes + cls[dst]
+    at = np.searchsorted(sorted_keys, wanted)
+    found = at < len(sorted_keys)
+    found[found] = sorted_keys[at[found]] == wanted[found]
+    set_of = np.full(len(wanted), len(sets), dtype=np.int64)
+    set_of[found] = sorted_sets[at[found]]
+    expected = allowed[set_of, key]
+
+    ports = np.array([port for port, _ in table] or [0], dtype=np.int32)[key]
+    protocols = np.array([PROTOCOL_CODES[proto] for _, proto in table] or [0], dtype=np.uint8)
+    names = [p.name for p in plans]
+    probes = ProbePlan(names, src, dst, ports, protocols[key], served, expected, tuple(ports_of))
+    return probes, cross_family
+
+
+def _cross_check(
+    evaluator: Evaluator, infos: Sequence[PodInfo], probes: ProbePlan
+) -> tuple[tuple[EngineMismatch, ...], int]:
+    """Decide a fixed sample of the probes again with the one-pair evaluator."""
+    total = len(probes)
+    size = cross_check_size(total)
+    if size == total:
+        rows = np.arange(total)
+    else:
+        rows = np.sort(np.random.default_rng(_CROSS_CHECK_SEED).choice(total, size, replace=False))
+    mismatches = []
+    for row in rows.tolist():
+        src, dst = int(probes.src[row]), int(probes.dst[row])
+        protocol, port = _PROTOCOL_OF[probes.protocol[row]], int(probes.port[row])
+        decided = evaluator.decide(infos[src], infos[dst], protocol, port).allowed
+        engine = bool(probes.expected[row])
+        if decided != engine:
+            mismatches.append(
+                EngineMismatch(
+                    probes.names[src], probes.names[dst], protocol, port, decided, engine
+                )
+            )
+    return tuple(mismatches), len(rows)
 
 
 def _probe_ports(
@@ -419,56 +825,35 @@ def run_plan(
             progress("apply", 1, 1)
         timings["apply"] = time.monotonic() - started
         started = time.monotonic()
-        ips = {p.name: p.ip for p in plan.pods}
-        probes = [Probe(p.src, p.dst, ips[p.dst], p.port, p.protocol) for p in plan.probes]
-        results = probe_all(lab, probes, timeout=timeout, progress=progress)
+        probes = plan.probes
+        columns = ProbeColumns(
+            probes.src,  # the plan's pods are the lab's, in the same order
+            probes.dst,
+            probes.port,
+            probes.protocol,
+            tuple(p.ip for p in plan.pods),
+        )
+        packets = probe_columns(lab, columns, timeout=timeout, progress=progress)
         timings["probe"] = time.monotonic() - started
         method = lab.sctp_probe_method
         lab.teardown(progress)
         timings["teardown"] = lab.timings.get("teardown", 0.0)
-    outcomes = [
-        ProbeOutcome(
-            p.src,
-            p.dst,
-            p.protocol,
-            p.port,
-            p.served,
-            p.expected,
-            r.detail in PASSED_DETAILS,
-            r.detail,
-            r.elapsed,
-            p.reason,
-        )
-        for p, r in zip(plan.probes, results, strict=True)
-    ]
-    mismatches = [
-        EngineMismatch(p.src, p.dst, p.protocol, p.port, p.expected, p.engine)
-        for p in plan.probes
-        if p.expected != p.engine
-    ]
-    return LabReport(
-        plan.pods,
-        plan.excluded,
-        plan.assigned,
-        plan.undeclared,
-        outcomes,
-        mismatches,
-        method,
-        spec.prefix,
-        timings,
-        plan.cross_family_pairs,
-    )
+    return LabReport(plan, packets, method, spec.prefix, timings)
 
 
 __all__ = [
     "PHASES",
     "EngineMismatch",
+    "Explainer",
     "LabPlan",
     "LabReport",
+    "Outcomes",
     "PlannedProbe",
     "PodPlan",
     "PortChoice",
     "ProbeOutcome",
+    "ProbePlan",
+    "cross_check_size",
     "plan_lab",
     "run_plan",
     "verify",
