@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
-from netpolicy.analysis.connlist import Connection, ConnectionRows, connection_list
+from netpolicy.analysis.connlist import Connection, ConnectionRows
 from netpolicy.analysis.coverage import Coverage
 from netpolicy.analysis.coverage import coverage as compute_coverage
 from netpolicy.analysis.endpoints import resolve
@@ -116,18 +116,17 @@ def connlist(
     timings: Timings | None = None,
     host_network: HostNetworkMode = "node",
 ) -> list[Connection]:
+    """Every allowed connection as a list (for answers that fit in memory)."""
     with gc_paused():
-        started = time.perf_counter()
-        result = compute_connectivity(cluster, host_network=host_network)
-        if timings is not None:
-            timings.phases.update(result.timings)
-            started = time.perf_counter()
-        if workloads is None:
-            workloads = prefers_workloads(cluster)
-        conns = connection_list(result, workloads=workloads, focus=focus, namespace=namespace)
-        if timings is not None:
-            timings.add("aggregate", started)
-        return conns
+        rows = connection_rows(
+            cluster,
+            workloads=workloads,
+            focus=focus,
+            namespace=namespace,
+            timings=timings,
+            host_network=host_network,
+        )
+        return list(rows.connections())
 
 
 def connection_rows(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -76,36 +77,52 @@ CLOSED_PIPE = 141
 """Exit status when the reader of stdout has gone (`| head`): 128 + SIGPIPE, as tools do."""
 
 
-def closed_pipe() -> NoReturn:
-    """End quietly: the reader of stdout has gone."""
-    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush from
-    # printing "Exception ignored ... BrokenPipeError".
+def _silence(stream: IO[Any] | None) -> None:
+    """Point a failed stream at /dev/null: Python's last flush at exit must not fail loudly
+    (or write what the failed write left in the buffer)."""
     try:
+        target = stream.fileno() if stream is not None else sys.stdout.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (in tests): nothing to flush
+        os.dup2(devnull, target)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (in tests): nothing to do
         pass
-    raise typer.Exit(CLOSED_PIPE)
 
 
-def write_chunks(chunks: Iterable[str], stream: BinaryIO | None = None) -> None:
-    """Write `chunks` to stdout (or `stream`), never more than CHUNK bytes per write.
+def closed_pipe(status: int = CLOSED_PIPE, stream: IO[Any] | None = None) -> NoReturn:
+    """End quietly with `status`: the reader of stdout (or of `stream`) has gone."""
+    # Python flushes stdout again at exit: /dev/null keeps that flush from printing
+    # "Exception ignored ... BrokenPipeError".
+    _silence(stream)
+    raise typer.Exit(status)
 
-    A closed pipe ends the command quietly; any other write error (a full disk) is a clear
-    message and exit 2, never a silently shortened output.
+
+def write_chunks(
+    chunks: Iterable[str],
+    stream: IO[Any] | None = None,
+    *,
+    closed_pipe_exit: int = CLOSED_PIPE,
+) -> None:
+    """Write `chunks` to stdout (or `stream`, binary or text), never more than CHUNK units
+    per write.
+
+    A closed pipe ends the command quietly with `closed_pipe_exit`; any other write error (a
+    full disk) is a clear message and exit 2, never a silently shortened output.
     """
     try:
         if stream is None:
             sys.stdout.flush()
             stream = sys.stdout.buffer
+        binary = not isinstance(stream, io.TextIOBase)
         for chunk in chunks:
-            data = chunk.encode()
+            data: str | bytes = chunk.encode() if binary else chunk
             for start in range(0, len(data), CHUNK):
-                stream.write(data[start : start + CHUNK])
+                stream.write(data[start : start + CHUNK])  # type: ignore[arg-type]
         stream.flush()
     except BrokenPipeError:
-        closed_pipe()
+        closed_pipe(closed_pipe_exit, stream)
     except OSError as e:
+        _silence(stream)
         fail(f"cannot write the output: {e.strerror or e}")
 
 

@@ -11,7 +11,8 @@ from typing import IO, TYPE_CHECKING, Annotated, cast
 import typer
 
 from netpolicy import api
-from netpolicy.cli._common import Paths, err, fail, load, out
+from netpolicy.cli._common import Paths, err, fail, load, out, write_chunks
+from netpolicy.render.chunks import chunked
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -149,60 +150,18 @@ CHUNK = 1 << 16
 
 
 def _chunked(pieces: Iterable[str], size: int = CHUNK) -> Iterator[str]:
-    """The text of `pieces` in chunks of about `size` characters (never much more)."""
-    buffer: list[str] = []
-    held = 0
-    for piece in pieces:
-        if len(piece) > size:
-            if buffer:
-                yield "".join(buffer)
-                buffer, held = [], 0
-            for i in range(0, len(piece), size):
-                yield piece[i : i + size]
-            continue
-        buffer.append(piece)
-        held += len(piece)
-        if held >= size:
-            yield "".join(buffer)
-            buffer, held = [], 0
-    if buffer:
-        yield "".join(buffer)
+    return chunked(pieces, size)
 
 
 def write_output(
     pieces: Iterable[str], *, closed_pipe_exit: int = 0, file: IO[str] | None = None
 ) -> None:
-    """Write `pieces` to stdout in chunks; the reader's early exit ends the command quietly.
+    """Write `pieces` to stdout (or `file`) in chunks, as every command does.
 
-    A closed pipe (`| head`) exits with `closed_pipe_exit` and no message; any other write
-    error (a full disk, /dev/full) says so on stderr and exits 2: never a silent truncation.
+    A closed pipe (`| head`) exits with `closed_pipe_exit` (the verdict, so that pipefail
+    scripts still see it) and no message; any other write error says so and exits 2.
     """
-    target = file if file is not None else sys.stdout
-    try:
-        for chunk in _chunked(pieces):
-            target.write(chunk)
-        target.flush()
-    except BrokenPipeError:
-        _silence(target)
-        raise typer.Exit(closed_pipe_exit) from None
-    except OSError as exc:
-        _silence(target)
-        name = getattr(target, "name", "the output")
-        fail(
-            f"cannot write to {name if isinstance(name, str) else 'the output'}: "
-            f"{exc.strerror or exc}"
-        )
-
-
-def _silence(target: IO[str]) -> None:
-    """Point the stream's file at /dev/null: Python's last flush at exit must not fail loudly
-    (or write what the failed write left in the buffer)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, target.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # not a real file (in tests): nothing to do
-        pass
+    write_chunks(_chunked(pieces), file, closed_pipe_exit=closed_pipe_exit)
 
 
 def _colored(console: Console) -> bool:

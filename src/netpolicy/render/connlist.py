@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 
 from netpolicy.analysis.connlist import Connection, ConnectionRows
+from netpolicy.render.chunks import chunked
 from netpolicy.semantics import ConnectionSet
 
 FORMATS = ("txt", "json", "csv", "md", "dot")
@@ -136,19 +137,6 @@ class _PortTexts:
         return texts[i]
 
 
-def _chunks(parts: Iterator[str]) -> Iterator[str]:
-    buffer: list[str] = []
-    size = 0
-    for part in parts:
-        buffer.append(part)
-        size += len(part)
-        if size >= CHUNK:
-            yield "".join(buffer)
-            buffer, size = [], 0
-    if buffer:
-        yield "".join(buffer)
-
-
 def _lines(rows: ConnectionRows, fmt: str) -> Iterator[str]:
     names = rows.names
     if fmt == "json":
@@ -216,4 +204,4 @@ def _dot_lines(rows: ConnectionRows) -> Iterator[str]:
 
 def connlist_chunks(rows: ConnectionRows, fmt: str) -> Iterator[str]:
     """The connection list in `fmt`, as chunks of about CHUNK characters."""
-    return _chunks(_lines(rows, fmt))
+    return chunked(_lines(rows, fmt), CHUNK)
