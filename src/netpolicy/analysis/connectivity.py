@@ -44,7 +44,7 @@ Bools = NDArray[np.bool_]
 Index = NDArray[np.int64]
 Progress = Callable[[int, int], None]
 
-ROW_CACHE_BYTES = 512 << 20
+ROW_CACHE_BYTES = 128 << 20
 """Ingress rows kept per signature while rows are made."""
 
 

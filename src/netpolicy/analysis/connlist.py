@@ -52,7 +52,7 @@ def _matches_focus(name: str, focus: str) -> bool:
 Row = tuple[int, NDArray[np.int64], NDArray[np.int64]]
 """One source endpoint (index into `names`), its destinations (ascending) and port-set ids."""
 
-ROW_CACHE_BYTES = 256 << 20
+ROW_CACHE_BYTES = 128 << 20
 """Endpoint rows kept for reuse (pods of one class share theirs)."""
 
 
@@ -86,6 +86,11 @@ class ConnectionRows:
         self._column = np.array([c for _, c in pairs], dtype=np.int64)
         self._starts = np.flatnonzero(np.r_[True, self._entity[1:] != self._entity[:-1]])
         self._bounds = np.r_[self._starts, len(pairs)]
+        # the same incidences by column, for sparse rows
+        self._column_order = np.argsort(self._column, kind="stable")
+        self._by_column = np.searchsorted(
+            self._column[self._column_order], np.arange(len(columns) + 1)
+        )
         self._n = n
         self.port_sets: list[ConnectionSet] = []
         self._ids: dict[bytes, int] = {}
@@ -106,12 +111,31 @@ class ConnectionRows:
             return self.result.row(column)
         return self.result.outside_row(column - self._n)
 
-    def _endpoint_row(self, columns: NDArray[np.int64]) -> Mask:
-        """endpoints x words: what an endpoint made of `columns` may open towards each one."""
+    def _endpoint_row(self, columns: NDArray[np.int64]) -> tuple[NDArray[np.int64], Mask]:
+        """The endpoints an endpoint made of `columns` may open connections to (ascending, not
+        yet filtered), and the ports towards each."""
         row = self._class_row(int(columns[0]))
         for c in columns[1:]:
             row |= self._class_row(int(c))
-        return np.bitwise_or.reduceat(row[self._column], self._starts, axis=0)
+        hit = np.flatnonzero(row.any(axis=1))
+        if len(hit) * 8 < len(row):
+            # sparse (an isolated source): only the incidences of the columns it reaches
+            lo, hi = self._by_column[hit], self._by_column[hit + 1]
+            lengths = hi - lo
+            positions = self._column_order[
+                np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
+                + np.arange(lengths.sum())
+            ]
+            positions.sort()  # incidences are in endpoint order
+            entities = self._entity[positions]
+            if not len(entities):
+                return entities, row[:0]
+            starts = np.flatnonzero(np.r_[True, entities[1:] != entities[:-1]])
+            masks = np.bitwise_or.reduceat(row[self._column[positions]], starts, axis=0)
+            return entities[starts], masks
+        masks = np.bitwise_or.reduceat(row[self._column], self._starts, axis=0)
+        reached = np.flatnonzero(masks.any(axis=1))
+        return reached, masks[reached]
 
     def _port_ids(self, masks: Mask) -> NDArray[np.int64]:
         """The id of each distinct mask, handing out new ids (and their ConnectionSets)."""
@@ -129,28 +153,26 @@ class ConnectionRows:
         return ids[inverse.ravel()]
 
     def __iter__(self) -> Iterator[Row]:
-        cache: OrderedDict[bytes, Mask] = OrderedDict()
-        row_bytes = max(len(self.names) * self.result.atoms.words * 8, 1)
-        capacity = max(1, ROW_CACHE_BYTES // row_bytes)
+        cache: OrderedDict[bytes, tuple[NDArray[np.int64], Mask]] = OrderedDict()
+        held = 0
         for src in range(len(self.names)):
             columns = self.columns_of(src)
             key = columns.tobytes()
-            masks = cache.get(key)
-            if masks is None:
-                masks = self._endpoint_row(columns)
-                cache[key] = masks
-                if len(cache) > capacity:
-                    cache.popitem(last=False)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = self._endpoint_row(columns)
+                held += found[1].nbytes
+                while held > ROW_CACHE_BYTES and len(cache) > 1:
+                    held -= cache.popitem(last=False)[1][1].nbytes
             else:
                 cache.move_to_end(key)
-            allowed = np.asarray(masks.any(axis=1))
-            allowed[src] = False  # an endpoint's traffic to itself is never listed
+            dsts, masks = found
+            keep = dsts != src  # an endpoint's traffic to itself is never listed
             for wanted in self._filters:
                 if not wanted[src]:
-                    allowed &= wanted
-            dsts = np.flatnonzero(allowed)
-            if len(dsts):
-                yield src, dsts, self._port_ids(masks[dsts])
+                    keep &= wanted[dsts]
+            if keep.any():
+                yield src, dsts[keep], self._port_ids(masks[keep])
 
     def connections(self) -> Iterator[Connection]:
         """The rows as Connection values (for small answers and tests)."""
