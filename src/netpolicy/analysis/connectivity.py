@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,7 +129,9 @@ class PairRelations:
     egress_rules: list[list[int]]  # per class: the egress rules selecting it
     signature: Index  # per source column (classes, then outside atoms): its signature
     signature_sets: list[Index]  # per signature: the ingress peer sets containing it
-    admits: list[tuple[Index, Mask]]  # per ingress peer set: destinations and their ports
+    admit_dsts: Index  # per ingress peer set (between admit_bounds[k] and [k + 1]): destinations
+    admit_masks: Mask  # ... and the ports each admits
+    admit_bounds: Index
     cache: OrderedDict[int, Mask] = field(default_factory=OrderedDict)
 
     def admitted(self, column: int, budget: int) -> Mask:
@@ -140,9 +142,15 @@ class PairRelations:
             self.cache.move_to_end(sig)
             return found
         found = self.open_ingress.copy()
-        for k in self.signature_sets[sig].tolist():
-            dsts, masks = self.admits[k]
-            found[dsts] |= masks
+        sets = self.signature_sets[sig]
+        if len(sets):
+            # the admissions of every peer set containing the source, in one gather
+            lo, hi = self.admit_bounds[sets], self.admit_bounds[sets + 1]
+            lengths = hi - lo
+            at = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+                lengths.sum()
+            )
+            np.bitwise_or.at(found, self.admit_dsts[at], self.admit_masks[at])
         self.cache[sig] = found
         if len(self.cache) > max(1, budget // max(found.nbytes, 1)):
             self.cache.popitem(last=False)
@@ -480,14 +488,17 @@ def _pair_relations(
             else named[subjects]
         )
         admitted[k].append((subjects, masks))
-    admits: list[tuple[Index, Mask]] = []
+    admit_dsts: list[Index] = []
+    admit_masks: list[Mask] = []
     for parts in admitted:
         dsts = np.concatenate([d for d, _ in parts])
         masks = np.concatenate([m for _, m in parts])
         order = np.argsort(dsts, kind="stable")
         dsts, masks = dsts[order], masks[order]
         starts = np.flatnonzero(np.r_[True, dsts[1:] != dsts[:-1]])
-        admits.append((dsts[starts], np.bitwise_or.reduceat(masks, starts, axis=0)))
+        admit_dsts.append(dsts[starts])
+        admit_masks.append(np.bitwise_or.reduceat(masks, starts, axis=0))
+    admit_bounds = np.cumsum([0] + [len(d) for d in admit_dsts]).astype(np.int64)
     # a source's signature: the peer sets containing it (two 64-bit hashes name the set)
     total = n + e
     if members:
@@ -517,7 +528,9 @@ def _pair_relations(
         egress_rules,
         signature.ravel().astype(np.int64),
         signature_sets,
-        admits,
+        np.concatenate(admit_dsts) if admit_dsts else np.zeros(0, dtype=np.int64),
+        np.concatenate(admit_masks) if admit_masks else np.zeros((0, w), dtype=np.uint64),
+        admit_bounds,
     )
 
 
@@ -527,12 +540,14 @@ def compute_connectivity(
     progress: Progress | None = None,
     host_network: HostNetworkMode = "node",
     pairs: bool = True,
+    outside_cuts: Sequence[IntervalSet] = (),
 ) -> Connectivity:
     """Every allowed connection of the cluster, computed once per pair of classes.
 
     With `pairs` False, only the classes, the rule tables and isolation: what a caller needs
     that asks about rules rather than about every connection (lint), at a cost independent of
-    how dense the connectivity is.
+    how dense the connectivity is. `outside_cuts`: address sets that cut the outside ranges
+    besides the cluster's own ipBlocks (two inputs compared on common pieces, as diff does).
     """
     started = time.perf_counter()
     evaluator = evaluator or Evaluator(cluster, host_network)
@@ -540,7 +555,9 @@ def compute_connectivity(
     after_classes = time.perf_counter()
     columns = PodColumns([c.representative for c in classes])
     uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in cluster.pods)
-    outside = address_atoms(ip_block_sets(evaluator.policies), ipv6=uses_ipv6 or None)
+    outside = address_atoms(
+        [*ip_block_sets(evaluator.policies), *outside_cuts], ipv6=uses_ipv6 or None
+    )
     atoms = PortAtoms(_port_sets(evaluator, classes))
     ingress = _rules(evaluator, columns, classes, outside, atoms, "ingress")
     egress = _rules(evaluator, columns, classes, outside, atoms, "egress")

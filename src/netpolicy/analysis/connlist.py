@@ -139,18 +139,16 @@ class ConnectionRows:
 
     def _port_ids(self, masks: Mask) -> NDArray[np.int64]:
         """The id of each distinct mask, handing out new ids (and their ConnectionSets)."""
-        flat = np.ascontiguousarray(masks).view(np.dtype((np.void, masks.shape[1] * 8))).ravel()
-        uniq, inverse = np.unique(flat, return_inverse=True)
+        uniq, inverse = _distinct_rows(masks)
         ids = np.empty(len(uniq), dtype=np.int64)
         for i, u in enumerate(uniq):
             key = u.tobytes()
             found = self._ids.get(key)
             if found is None:
                 found = self._ids[key] = len(self.port_sets)
-                mask = np.frombuffer(key, dtype=np.uint64)
-                self.port_sets.append(self.result.atoms.connections(mask))
+                self.port_sets.append(self.result.atoms.connections(u.copy()))
             ids[i] = found
-        return ids[inverse.ravel()]
+        return ids[inverse]
 
     def __iter__(self) -> Iterator[Row]:
         cache: OrderedDict[bytes, tuple[NDArray[np.int64], Mask]] = OrderedDict()
@@ -180,6 +178,30 @@ class ConnectionRows:
             name = self.names[src]
             for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
                 yield Connection(name, self.names[d], self.port_sets[i])
+
+
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def _distinct_rows(masks: Mask) -> tuple[Mask, NDArray[np.int64]]:
+    """The distinct rows of `masks` and, for each row, the index of its distinct row.
+
+    Rows are told apart by a 64-bit fingerprint first (a sort of integers, not of byte
+    strings); the fingerprint is then checked against the rows themselves, and only a
+    collision (never seen) falls back to comparing whole rows."""
+    if masks.shape[1] == 1:
+        uniq, inverse = np.unique(masks[:, 0], return_inverse=True)
+        return uniq.reshape(-1, 1), inverse.ravel()
+    fingerprint = np.zeros(len(masks), dtype=np.uint64)
+    for w in range(masks.shape[1]):
+        fingerprint = (fingerprint ^ masks[:, w]) * _MIX[w % len(_MIX)]
+    _, first, inverse = np.unique(fingerprint, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if np.array_equal(masks[first][inverse], masks):
+        return masks[first], inverse
+    flat = np.ascontiguousarray(masks).view(np.dtype((np.void, masks.shape[1] * 8))).ravel()
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    return masks[first], inverse.ravel()
 
 
 def connection_list(

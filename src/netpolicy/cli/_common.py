@@ -98,13 +98,13 @@ def closed_pipe(status: int = CLOSED_PIPE, stream: IO[Any] | None = None) -> NoR
 
 
 def write_chunks(
-    chunks: Iterable[str],
+    chunks: Iterable[str | bytes],
     stream: IO[Any] | None = None,
     *,
     closed_pipe_exit: int = CLOSED_PIPE,
 ) -> None:
-    """Write `chunks` to stdout (or `stream`, binary or text), never more than CHUNK units
-    per write.
+    """Write `chunks` (text or UTF-8 bytes) to stdout (or `stream`, binary or text), never
+    more than CHUNK units per write.
 
     A closed pipe ends the command quietly with `closed_pipe_exit`; any other write error (a
     full disk) is a clear message and exit 2, never a silently shortened output.
@@ -115,7 +115,13 @@ def write_chunks(
             stream = sys.stdout.buffer
         binary = not isinstance(stream, io.TextIOBase)
         for chunk in chunks:
-            data: str | bytes = chunk.encode() if binary else chunk
+            if binary:
+                # bytes are cut through a memoryview: no copy of a large chunk
+                data: str | memoryview = memoryview(
+                    chunk if isinstance(chunk, bytes) else chunk.encode()
+                )
+            else:
+                data = chunk.decode() if isinstance(chunk, bytes) else chunk
             for start in range(0, len(data), CHUNK):
                 stream.write(data[start : start + CHUNK])  # type: ignore[arg-type]
         stream.flush()

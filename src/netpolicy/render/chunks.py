@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+Text = TypeVar("Text", str, bytes)
 
 
-def chunked(pieces: Iterable[str], size: int) -> Iterator[str]:
-    """The text of `pieces` in chunks of about `size` characters (a longer piece is split)."""
-    buffer: list[str] = []
+def chunked(pieces: Iterable[Text], size: int) -> Iterator[Text]:
+    """The text of `pieces` in chunks of about `size` characters (or bytes).
+
+    Short pieces are gathered; a longer piece of text is split; a longer piece of bytes goes
+    out whole, for the writer to cut into writes without copying it (`write_chunks`)."""
+    buffer: list[Text] = []
     held = 0
     for piece in pieces:
         if len(piece) > size:
             if buffer:
-                yield "".join(buffer)
+                yield piece[:0].join(buffer)
                 buffer, held = [], 0
-            for i in range(0, len(piece), size):
-                yield piece[i : i + size]
+            if isinstance(piece, bytes):
+                yield piece
+            else:
+                for i in range(0, len(piece), size):
+                    yield piece[i : i + size]
             continue
         buffer.append(piece)
         held += len(piece)
         if held >= size:
-            yield "".join(buffer)
+            yield piece[:0].join(buffer)
             buffer, held = [], 0
     if buffer:
-        yield "".join(buffer)
+        yield buffer[0][:0].join(buffer)

@@ -12,6 +12,9 @@ import io
 import json
 from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from netpolicy.analysis.connlist import Connection, ConnectionRows
 from netpolicy.render.chunks import chunked
 from netpolicy.semantics import ConnectionSet
@@ -137,71 +140,129 @@ class _PortTexts:
         return texts[i]
 
 
-def _lines(rows: ConnectionRows, fmt: str) -> Iterator[str]:
+PIECES = 1 << 22
+"""Pieces of text (destination + ports) kept for reuse; the table starts over beyond that."""
+
+
+class _Pieces:
+    """The text of a line after its source, per (destination, port-set id), made once.
+
+    A row's lines are then gathered with one NumPy fancy index and joined in C: formatting
+    costs a copy per line, not an f-string. Pieces are made only for the pairs that occur,
+    and the table starts over when it holds more than PIECES of them (memory stays bounded
+    on any input)."""
+
+    def __init__(self, count: int, make: Callable[[int, int], bytes]) -> None:
+        self.count, self.make = count, make
+        self.table: NDArray[np.object_] = np.empty((count, 0), dtype=object)
+        self.made: NDArray[np.bool_] = np.zeros((count, 0), dtype=bool)
+        self.held = 0
+
+    def _widen(self, ids: int) -> None:
+        width = max(ids, 2 * self.table.shape[1], 8)
+        table = np.empty((self.count, width), dtype=object)
+        made = np.zeros((self.count, width), dtype=bool)
+        if self.held:
+            old = self.table.shape[1]
+            table[:, :old], made[:, :old] = self.table, self.made
+        self.table, self.made = table, made
+
+    def row(self, dsts: NDArray[np.int64], ids: NDArray[np.int64]) -> list[bytes]:
+        top = int(ids.max()) + 1
+        if top > self.table.shape[1]:
+            self._widen(top)
+        missing = np.flatnonzero(~self.made[dsts, ids])
+        if len(missing):
+            if self.held + len(missing) > PIECES:
+                self.table[:] = None
+                self.made[:] = False
+                self.held = 0
+                missing = np.arange(len(dsts))
+            table, make = self.table, self.make
+            for d, i in zip(dsts[missing].tolist(), ids[missing].tolist(), strict=True):
+                table[d, i] = make(d, i)
+            self.made[dsts[missing], ids[missing]] = True
+            self.held += len(missing)
+        return self.table[dsts, ids].tolist()  # type: ignore[no-any-return]
+
+
+def _line_parts(
+    rows: ConnectionRows, fmt: str
+) -> tuple[Callable[[int], str], Callable[[int, int], str], str]:
+    """For `fmt`: the start of a line for a source, the rest of it for (destination, port-set
+    id), and what separates lines (after the rest of one, before the start of the next)."""
     names = rows.names
     if fmt == "json":
         quoted = [json.dumps(n) for n in names]
         tails = _PortTexts(rows, _json_tail)
-        yield '{"apiVersion": "netpolicy/v1", "kind": "ConnectivityList", "connections": [\n'
-        sep = ""
-        for src, dsts, ids in rows:
-            head = f'    {{"src": {quoted[src]}, "dst": '
-            yield sep + ",\n".join(
-                f"{head}{quoted[d]}{tails[i]}"
-                for d, i in zip(dsts.tolist(), ids.tolist(), strict=True)
-            )
-            sep = ",\n"
-        yield ("\n" if sep else "") + "]}\n"
-    elif fmt == "txt":
-        described = _PortTexts(rows, ConnectionSet.describe)
-        for src, dsts, ids in rows:
-            head = f"{names[src]} => "
-            yield "".join(
-                f"{head}{names[d]} : {described[i]}\n"
-                for d, i in zip(dsts.tolist(), ids.tolist(), strict=True)
-            )
-    elif fmt == "csv":
-        fields = [_csv_field(n) for n in names]
-        described = _PortTexts(rows, lambda c: _csv_field(c.describe()))
-        yield "src,dst,conn\n"
-        for src, dsts, ids in rows:
-            head = f"{fields[src]},"
-            yield "".join(
-                f"{head}{fields[d]},{described[i]}\n"
-                for d, i in zip(dsts.tolist(), ids.tolist(), strict=True)
-            )
-    elif fmt == "md":
-        described = _PortTexts(rows, ConnectionSet.describe)
-        yield "| src | dst | conn |\n|-----|-----|------|\n"
-        for src, dsts, ids in rows:
-            head = f"| {names[src]} | "
-            yield "".join(
-                f"{head}{names[d]} | {described[i]} |\n"
-                for d, i in zip(dsts.tolist(), ids.tolist(), strict=True)
-            )
-    else:
-        yield from _dot_lines(rows)
-
-
-def _dot_lines(rows: ConnectionRows) -> Iterator[str]:
-    """Nodes first (a first pass over the rows finds which endpoints take part), then edges."""
-    names = rows.names
-    used: set[int] = set()
-    for src, dsts, _ids in rows:
-        used.add(src)
-        used.update(dsts.tolist())
-    nodes = [names[i] for i in sorted(used)]
-    yield render_dot_nodes(nodes)
-    described = _PortTexts(rows, ConnectionSet.describe)
-    for src, dsts, ids in rows:
-        yield "".join(
-            f'\t"{names[src]}" -> "{names[d]}" [label="{described[i]}" '
-            "color=gold2 fontcolor=darkgreen]\n"
-            for d, i in zip(dsts.tolist(), ids.tolist(), strict=True)
+        return (
+            lambda s: f'    {{"src": {quoted[s]}, "dst": ',
+            lambda d, i: quoted[d] + tails[i],
+            ",\n",
         )
-    yield "}\n"
+    if fmt == "csv":
+        fields = [_csv_field(n) for n in names]
+        csv_ports = _PortTexts(rows, lambda c: _csv_field(c.describe()))
+        return lambda s: f"{fields[s]},", lambda d, i: f"{fields[d]},{csv_ports[i]}\n", ""
+    described = _PortTexts(rows, ConnectionSet.describe)
+    if fmt == "txt":
+        return lambda s: f"{names[s]} => ", lambda d, i: f"{names[d]} : {described[i]}\n", ""
+    if fmt == "md":
+        return lambda s: f"| {names[s]} | ", lambda d, i: f"{names[d]} | {described[i]} |\n", ""
+    return (
+        lambda s: f'\t"{names[s]}" -> "',
+        lambda d, i: f'{names[d]}" [label="{described[i]}" color=gold2 fontcolor=darkgreen]\n',
+        "",
+    )
 
 
-def connlist_chunks(rows: ConnectionRows, fmt: str) -> Iterator[str]:
-    """The connection list in `fmt`, as chunks of about CHUNK characters."""
-    return chunked(_lines(rows, fmt), CHUNK)
+def _row_lines(rows: ConnectionRows, fmt: str, between: bytes = b"") -> Iterator[bytes]:
+    """The lines of every row, as one UTF-8 string per row (`between` between rows): one
+    join of prepared pieces per row, the only copy the text goes through before the write."""
+    start, rest, sep = _line_parts(rows, fmt)
+    pieces = _Pieces(len(rows.names), lambda d, i: rest(d, i).encode())
+    before = b""
+    separator = sep.encode()
+    for src, dsts, ids in rows:
+        head = start(src).encode()
+        lines = pieces.row(dsts, ids)
+        lines[0] = before + head + lines[0]
+        yield (separator + head).join(lines)
+        before = between
+
+
+def _lines(rows: ConnectionRows, fmt: str, extra: str = "") -> Iterator[bytes]:
+    if fmt == "json":
+        yield b'{"apiVersion": "netpolicy/v1", "kind": "ConnectivityList", "connections": [\n'
+        empty = True
+        for text in _row_lines(rows, fmt, b",\n"):
+            yield text
+            empty = False
+        yield (("" if empty else "\n") + "]" + extra + "}\n").encode()
+        return
+    if fmt == "csv":
+        yield b"src,dst,conn\n"
+    elif fmt == "md":
+        yield b"| src | dst | conn |\n|-----|-----|------|\n"
+    elif fmt == "dot":
+        yield _dot_nodes(rows).encode()
+    yield from _row_lines(rows, fmt)
+    if fmt == "dot":
+        yield (extra + "}\n").encode()
+
+
+def _dot_nodes(rows: ConnectionRows) -> str:
+    """`digraph {` and the nodes that take part (a first pass over the rows finds them)."""
+    used = np.zeros(len(rows.names), dtype=bool)
+    for src, dsts, _ids in rows:
+        used[src] = True
+        used[dsts] = True
+    return render_dot_nodes([rows.names[i] for i in np.flatnonzero(used).tolist()])
+
+
+def connlist_chunks(rows: ConnectionRows, fmt: str, extra: str = "") -> Iterator[bytes]:
+    """The connection list in `fmt`, as UTF-8 chunks of about CHUNK bytes (a row of many
+    connections may be longer: the writer cuts it). `extra` goes before
+    the document's last closing brace: json members after `connections` (starting with a
+    comma), dot statements; the other formats end with the list and ignore it."""
+    return chunked(_lines(rows, fmt, extra), CHUNK)
