@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["analyze", "connectivity", "connlist", "coverage", "explain", "lint", "load_input"]
+__all__ = [
+    "analyze",
+    "blast_radius",
+    "blast_ranking",
+    "connectivity",
+    "connlist",
+    "coverage",
+    "diff",
+    "explain",
+    "exposure",
+    "grouped",
+    "lint",
+    "load_input",
+    "suggest",
+]
 __version__ = "0.1.0"
 
 

@@ -9,13 +9,19 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from netpolicy.analysis.blast import BlastRadius, BlastRanking
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import Connection, ConnectionRows
 from netpolicy.analysis.coverage import Coverage
 from netpolicy.analysis.coverage import coverage as compute_coverage
+from netpolicy.analysis.diff import ConnectivityDiff, connectivity_diff
 from netpolicy.analysis.endpoints import resolve
+from netpolicy.analysis.exposure import Exposure, compute_exposure
+from netpolicy.analysis.grouped import GroupedConnections, grouped_connections
 from netpolicy.analysis.lint import CHECK_IDS, LintReport
+from netpolicy.analysis.owners import split_owners
 from netpolicy.analysis.summary import Summary, summarize
+from netpolicy.generate.suggest import Suggestion
 from netpolicy.load import LoadResult, gc_paused, load_manifests, load_text
 from netpolicy.load.config import LintConfig, LintConfigResult, find_lint_config, load_lint_config
 from netpolicy.model import Cluster, Diagnostic, Protocol, Severity
@@ -129,6 +135,23 @@ def connlist(
         return list(rows.connections())
 
 
+def exposure(
+    cluster: Cluster,
+    *,
+    focus: str | None = None,
+    namespace: str | None = None,
+    host_network: HostNetworkMode = "node",
+    connectivity: Connectivity | None = None,
+) -> Exposure:
+    """What each workload is exposed to beyond the input (`connlist --exposure`): the entire
+    cluster, pods of namespaces or pods matching a selector, outside ranges, and the
+    workloads not protected in a direction. `connectivity`: the engine's result for `cluster`
+    when already computed. See `netpolicy.analysis.exposure`."""
+    with gc_paused():
+        result = connectivity or compute_connectivity(cluster, host_network=host_network)
+        return compute_exposure(result, focus=focus, namespace=namespace)
+
+
 def connection_rows(
     cluster: Cluster,
     *,
@@ -146,10 +169,38 @@ def connection_rows(
         started = time.perf_counter()
     if workloads is None:
         workloads = prefers_workloads(cluster)
-    rows = ConnectionRows(result, workloads=workloads, focus=focus, namespace=namespace)
+    split, warnings = split_owners(result) if workloads else (set(), [])
+    rows = ConnectionRows(
+        result, workloads=workloads, focus=focus, namespace=namespace, split=split
+    )
+    rows.warnings = warnings
     if timings is not None:
         timings.add("endpoints", started)
     return rows
+
+
+def grouped(
+    cluster: Cluster,
+    *,
+    workloads: bool | None = None,
+    timings: Timings | None = None,
+    host_network: HostNetworkMode = "node",
+) -> GroupedConnections:
+    """The grouped view (`connlist --grouped`): connections between groups of endpoints that
+    the policies treat alike; expanded, exactly the connection list."""
+    started = time.perf_counter()
+    result = compute_connectivity(cluster, host_network=host_network)
+    if timings is not None:
+        timings.phases.update(result.timings)
+        started = time.perf_counter()
+    if workloads is None:
+        workloads = prefers_workloads(cluster)
+    split, warnings = split_owners(result) if workloads else (set(), [])
+    view = grouped_connections(result, workloads=workloads, split=split)
+    view.warnings = warnings
+    if timings is not None:
+        timings.add("groups", started)
+    return view
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,3 +270,202 @@ def lint_config(path: str | Path | None = None) -> LintConfigResult:
         if path is None:
             return LintConfigResult(LintConfig())
     return load_lint_config(path, CHECK_IDS)
+
+
+def diff(
+    old: Cluster,
+    new: Cluster,
+    *,
+    workloads: bool | None = None,
+    host_network: HostNetworkMode = "node",
+) -> ConnectivityDiff:
+    """What changes from `old` to `new`: every pair of endpoints (named as connlist names
+    them) whose allowed ports differ, as rows made while they are read; `.changes()` gives
+    them as values and `.summary()` counts them and finds the newly isolated pods and the
+    new exposure. Outside ranges are cut by the ipBlocks of both inputs. `workloads` None:
+    per workload when either input is large (as connlist decides)."""
+    if workloads is None:
+        workloads = prefers_workloads(old) or prefers_workloads(new)
+    with gc_paused():
+        return connectivity_diff(old, new, workloads=workloads, host_network=host_network)
+
+
+class RevisionError(ValueError):
+    """A git revision cannot be read: git missing, not a repository, unknown revision."""
+
+
+def _git(args: list[str], cwd: Path, stdin: bytes | None = None) -> bytes:
+    import subprocess
+
+    try:
+        run = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False)
+    except OSError as e:
+        raise RevisionError(f"cannot run git: {e.strerror or e}") from None
+    if run.returncode != 0:
+        lines = run.stderr.decode(errors="replace").strip().splitlines()
+        raise RevisionError(lines[-1] if lines else f"git {args[0]} failed")
+    return run.stdout
+
+
+def load_revision(rev: str, paths: Sequence[str | Path], cwd: str | Path | None = None) -> Input:
+    """The manifests at `paths` (relative to `cwd`) as they are at git revision `rev`, read
+    with the git CLI and loaded exactly as the working tree would be. Locations read
+    `REV:path:line`. A path absent at `rev` counts as empty (a warning says so); a bad
+    revision or a path outside the repository raises `RevisionError`."""
+    import shutil
+    import tempfile
+
+    from netpolicy.load import MANIFEST_SUFFIXES
+    from netpolicy.model import SourceRef
+
+    here = Path(cwd) if cwd is not None else Path.cwd()
+    if rev.startswith("-"):
+        raise RevisionError(f"{rev!r} is not a git revision")
+    root = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip()).resolve()
+    try:
+        _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
+    except RevisionError:
+        raise RevisionError(f"unknown git revision {rev!r}") from None
+    notes: list[Diagnostic] = []
+    wanted: list[tuple[str, list[tuple[str, str]]]] = []  # (path in repo, its blobs)
+    for given in paths:
+        target = (here / given).resolve()
+        try:
+            rel = target.relative_to(root).as_posix()
+        except ValueError:
+            raise RevisionError(f"{given}: outside the git repository {root}") from None
+        listing = _git(["ls-tree", "-r", "-z", rev, "--", rel], root)
+        blobs: list[tuple[str, str]] = []
+        for entry in listing.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, name = entry.decode("utf-8", errors="surrogateescape").partition("\t")
+            mode, kind, sha = meta.split()
+            if kind != "blob" or mode not in ("100644", "100755"):
+                continue  # links and submodules: not manifests of this revision
+            if name == rel:  # the path is a file: read whatever its name
+                blobs.append((name, sha))
+                continue
+            # a directory: its manifest files, hidden directories skipped (as on disk)
+            if rel != "." and not name.startswith(rel + "/"):
+                continue
+            below = (name if rel == "." else name[len(rel) + 1 :]).split("/")
+            hidden = any(part.startswith(".") for part in below[:-1])
+            if not hidden and name.lower().endswith(MANIFEST_SUFFIXES):
+                blobs.append((name, sha))
+        if not listing:
+            notes.append(
+                Diagnostic(
+                    "warning",
+                    f"{given} does not exist at {rev}: counted as empty",
+                    SourceRef(f"{rev}:{rel}"),
+                    "missing-at-revision",
+                )
+            )
+            continue
+        wanted.append((rel, blobs))
+    description = f"{rev}:" + ", ".join(str(p) for p in paths)
+    if not wanted:
+        return Input(Cluster(), tuple(notes), False, description)
+    shas = [sha for _, blobs in wanted for _, sha in blobs]
+    contents = _git(["cat-file", "--batch"], root, "".join(f"{s}\n" for s in shas).encode())
+    texts: dict[str, bytes] = {}
+    at = 0
+    for sha in shas:
+        header_end = contents.index(b"\n", at)
+        size = int(contents[at:header_end].split()[2])
+        texts[sha] = contents[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+    tmp = Path(tempfile.mkdtemp(prefix="netpolicy-rev-"))
+    try:
+        inputs: list[Path] = []
+        for rel, blobs in wanted:
+            inputs.append(tmp / rel)
+            if not any(name == rel for name, _ in blobs):
+                (tmp / rel).mkdir(parents=True, exist_ok=True)
+            for name, sha in blobs:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(texts[sha])
+        loaded = load_manifests(inputs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    prefix = str(tmp) + "/"
+
+    def at_revision(d: Diagnostic) -> Diagnostic:
+        file = d.source.file.replace(prefix, f"{rev}:").replace(str(tmp), f"{rev}:.")
+        source = SourceRef(file, d.source.line, d.source.doc, d.source.path)
+        return Diagnostic(d.severity, d.message.replace(prefix, f"{rev}:"), source, d.code)
+
+    diagnostics = tuple(notes) + tuple(at_revision(d) for d in loaded.diagnostics)
+    return Input(loaded.cluster, diagnostics, False, description)
+
+
+def blast_radius(
+    cluster: Cluster,
+    source: str,
+    *,
+    workloads: bool | None = None,
+    max_hops: int | None = None,
+    host_network: HostNetworkMode = "node",
+    timings: Timings | None = None,
+) -> BlastRadius:
+    """What a compromised `source` (`ns/name`: a pod, or a workload with all its pods)
+    reaches, directly and transitively, nearest first, with one example path per target.
+    Targets are named as connlist names them (`workloads`: None = as connlist decides).
+    Raises EndpointError when `source` is no pod or workload of the input."""
+    from netpolicy.analysis.blast import blast_radius as compute_blast
+    from netpolicy.analysis.blast import source_pods
+
+    with gc_paused():
+        name, pods = source_pods(cluster, source)
+        result = compute_connectivity(cluster, host_network=host_network)
+        if workloads is None:
+            workloads = prefers_workloads(cluster)
+        started = time.perf_counter()
+        found = compute_blast(result, name, pods, workloads=workloads, max_hops=max_hops)
+        if timings is not None:
+            timings.phases.update(result.timings)
+            timings.add("blast", started)
+        return found
+
+
+def blast_ranking(
+    cluster: Cluster, *, host_network: HostNetworkMode = "node", timings: Timings | None = None
+) -> BlastRanking:
+    """Every workload with how many other workloads reach it and how many it reaches,
+    directly and transitively (`most_reachable()`, `widest_reach()` give the orders)."""
+    from netpolicy.analysis.blast import blast_ranking as rank
+
+    with gc_paused():
+        result = compute_connectivity(cluster, host_network=host_network)
+        started = time.perf_counter()
+        found = rank(result)
+        if timings is not None:
+            timings.phases.update(result.timings)
+            timings.add("ranking", started)
+        return found
+
+
+def suggest(
+    cluster: Cluster,
+    src: str,
+    dst: str,
+    protocol: Protocol,
+    port: int | str,
+    *,
+    host_network: HostNetworkMode = "node",
+    workloads: bool | None = None,
+) -> Suggestion:
+    """For a denied connection, the smallest change that allows it (a rule added to the
+    isolating policy, or a new policy, per denying direction), verified by re-analysis, with
+    every other connection it would open (`extra`; empty when the labels allow a precise
+    selector, else `hints` names the label to add). See `netpolicy.generate.suggest`.
+    Raises EndpointError when a name denotes nothing of the input."""
+    from netpolicy.generate.suggest import suggest as make_suggestion
+
+    if workloads is None:
+        workloads = prefers_workloads(cluster)
+    with gc_paused():
+        return make_suggestion(
+            cluster, src, dst, protocol, port, host_network=host_network, workloads=workloads
+        )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from netpolicy.analysis.connectivity import Connectivity, Mask
-from netpolicy.model import Pod
+from netpolicy.analysis.owners import owner_name
+from netpolicy.model import Diagnostic, Pod
 from netpolicy.semantics import ConnectionSet, IntervalSet, format_range
 
 
@@ -39,6 +40,18 @@ def endpoint_name(endpoint: Pod | IntervalSet, workloads: bool) -> str:
         lo, hi = endpoint.ranges[0]
         return format_range(lo, hi)
     return pod_name(endpoint, workloads)
+
+
+def endpoint_columns(
+    result: Connectivity, workloads: bool, split: Collection[str] = ()
+) -> list[list[str]]:
+    """The endpoint names in each class, then of each outside range (sorted, distinct)."""
+    columns: list[list[str]] = [
+        sorted({pod_name(p, workloads and owner_name(p) not in split) for p in c.pods})
+        for c in result.classes
+    ]
+    columns += [[endpoint_name(r, workloads)] for r in result.outside]
+    return columns
 
 
 def _matches_focus(name: str, focus: str) -> bool:
@@ -72,13 +85,20 @@ class ConnectionRows:
         workloads: bool = False,
         focus: str | None = None,
         namespace: str | None = None,
+        split: Collection[str] = (),
+        columns: list[list[str]] | None = None,
+        self_pairs: bool = False,
     ) -> None:
+        """`split`: owners (as `owners.owner_name` writes them) listed pod by pod even with
+        `workloads`. `columns`: the endpoint names of each class and outside range, instead
+        of the pods' and ranges' own (to make rows of other entities, as the grouped view
+        does). `self_pairs`: keep an endpoint's traffic to itself (never listed)."""
         self.result = result
+        self.warnings: list[Diagnostic] = []
         n = len(result.classes)
-        columns: list[list[str]] = [
-            sorted({pod_name(p, workloads) for p in c.pods}) for c in result.classes
-        ]
-        columns += [[endpoint_name(r, workloads)] for r in result.outside]
+        if columns is None:
+            columns = endpoint_columns(result, workloads, split)
+        self.columns = columns
         self.names: list[str] = sorted({name for names in columns for name in names})
         index = {name: i for i, name in enumerate(self.names)}
         pairs = sorted({(index[name], col) for col, names in enumerate(columns) for name in names})
@@ -92,6 +112,7 @@ class ConnectionRows:
             self._column[self._column_order], np.arange(len(columns) + 1)
         )
         self._n = n
+        self._self_pairs = self_pairs
         self.port_sets: list[ConnectionSet] = []
         self._ids: dict[bytes, int] = {}
         # a pair is listed when either end matches each filter given
@@ -165,12 +186,17 @@ class ConnectionRows:
             else:
                 cache.move_to_end(key)
             dsts, masks = found
-            keep = dsts != src  # an endpoint's traffic to itself is never listed
+            keep = np.ones(len(dsts), dtype=bool) if self._self_pairs else dsts != src
             for wanted in self._filters:
                 if not wanted[src]:
                     keep &= wanted[dsts]
             if keep.any():
                 yield src, dsts[keep], self._port_ids(masks[keep])
+
+    def row(self, src: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """One endpoint's destinations and port-set ids, unfiltered, its own traffic kept."""
+        dsts, masks = self._endpoint_row(self.columns_of(src))
+        return dsts, self._port_ids(masks) if len(dsts) else dsts
 
     def connections(self) -> Iterator[Connection]:
         """The rows as Connection values (for small answers and tests)."""

@@ -16,11 +16,13 @@ goldens keep it.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 from numpy.typing import NDArray
 
 from netpolicy.analysis.classes import relevant_label_keys
-from netpolicy.analysis.connectivity import Connectivity
+from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.model import Diagnostic, Pod
 
 
@@ -46,14 +48,14 @@ def split_owners(result: Connectivity) -> tuple[set[str], list[Diagnostic]]:
     only = [
         _only_owned(result, name, classes) for name, classes in zip(names, members, strict=True)
     ]
-    outgoing = [_outgoing_differs(result, c, o) for c, o in zip(members, only, strict=True)]
-    incoming = _incoming_differs(result, members, only)
+    outgoing, incoming = _differences(result, members, only)
     split: set[str] = set()
     warnings: list[Diagnostic] = []
+    relevant = relevant_label_keys(result.evaluator.policies) if any(outgoing + incoming) else set()
     for name, classes, out, into in zip(names, members, outgoing, incoming, strict=True):
         if out or into:
             split.add(name)
-            warnings.append(_warning(result, name, classes, outgoing=out, incoming=into))
+            warnings.append(_warning(result, name, classes, relevant, outgoing=out, incoming=into))
     return split, warnings
 
 
@@ -76,43 +78,81 @@ def _only_owned(result: Connectivity, name: str, classes: NDArray[np.int64]) -> 
     )
 
 
-def _outgoing_differs(
-    result: Connectivity, classes: NDArray[np.int64], only: NDArray[np.int64]
-) -> bool:
-    """Whether the classes may open different things towards some class or outside range
-    with a pod that is not the owner's (what its pods may open among themselves is never
-    listed)."""
-    rows = np.stack([result.row(int(c)) for c in classes])  # classes x endpoints x words
-    keep = np.ones(rows.shape[1], dtype=bool)
-    keep[only] = False
-    rows = rows[:, keep]
-    return bool((rows != rows[0]).any())
+_SALT = np.random.default_rng(20261203).integers(1, 2**63, size=(2, 2, 64), dtype=np.uint64)
 
 
-def _incoming_differs(
+def _mixed(masks: Mask, salts: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """2 x len(masks): two independent 64-bit hashes of each (entry position, mask) pair,
+    `salts` (2 x len(masks)) naming the positions. Summed over a row (or a column) they
+    name it: two rows with different entries collide with probability 2**-128."""
+    out = salts.copy()
+    for w in range(masks.shape[1]):
+        out ^= masks[:, w]
+        out *= _SALT[0, :, w % 64, None]
+        out ^= out >> np.uint64(29)
+        out *= _SALT[1, :, w % 64, None]
+        out ^= out >> np.uint64(32)
+    return out
+
+
+def _differences(
     result: Connectivity, members: list[NDArray[np.int64]], only: list[NDArray[np.int64]]
-) -> list[bool]:
-    """Per owner: whether some source with a pod that is not the owner's (or an outside
-    range) may open different things towards its classes. Rows are made one source at a
-    time; the pass ends once every owner differs."""
-    differs = [False] * len(members)
-    undecided = list(range(len(members)))
-    n = len(result.classes)
-    for source in range(n + len(result.outside)):
-        if not undecided:
-            break
-        row = result.row(source) if source < n else result.outside_row(source - n)
-        for i in undecided:
-            if source < n and source in only[i]:
-                continue
-            entries = row[members[i]]
-            differs[i] = bool((entries != entries[0]).any())
-        undecided = [i for i in undecided if not differs[i]]
-    return differs
+) -> tuple[list[bool], list[bool]]:
+    """Per owner: whether its classes may open different things towards some class or
+    outside range with a pod that is not the owner's (what its pods may open among
+    themselves is never listed), and whether some such source may open different things
+    towards its classes.
+
+    One pass over every source's row: each entry is hashed with its position, rows are
+    summed per source and columns per destination, and the owner's own classes are taken
+    out again by subtracting their terms."""
+    n, e = len(result.classes), len(result.outside)
+    total = n + e
+    rng = np.random.default_rng(7)
+    out_salt = rng.integers(1, 2**63, size=(2, total), dtype=np.uint64)
+    in_salt = rng.integers(1, 2**63, size=(2, total), dtype=np.uint64)
+    owners_of: dict[int, list[int]] = {}  # class -> the owners it belongs to
+    for o, classes in enumerate(members):
+        for c in classes.tolist():
+            owners_of.setdefault(c, []).append(o)
+    excluded_by: dict[int, list[int]] = {}  # class -> the owners that hold it alone
+    for o, classes in enumerate(only):
+        for c in classes.tolist():
+            excluded_by.setdefault(c, []).append(o)
+    watched = np.array(sorted(owners_of), dtype=np.int64)
+    rows_out = {o: np.zeros((2, len(m)), dtype=np.uint64) for o, m in enumerate(members)}
+    cols_in = np.zeros((2, total), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for source in range(total):
+            row = result.row(source) if source < n else result.outside_row(source - n)
+            into = _mixed(row[watched], np.repeat(in_salt[:, source : source + 1], len(watched), 1))
+            cols_in[:, watched] += into
+            for o in excluded_by.get(source, ()):
+                # a source of the owner's own: what it opens towards the owner is not listed
+                at = np.searchsorted(watched, members[o])
+                cols_in[:, members[o]] -= into[:, at]
+            if source in owners_of:
+                terms = _mixed(row, out_salt)
+                whole = terms.sum(axis=1, dtype=np.uint64)
+                for o in owners_of[source]:
+                    k = int(np.searchsorted(members[o], source))
+                    rows_out[o][:, k] = whole - terms[:, only[o]].sum(axis=1, dtype=np.uint64)
+    outgoing = [bool((rows_out[o] != rows_out[o][:, :1]).any()) for o in range(len(members))]
+    incoming = []
+    for classes in members:
+        block = cols_in[:, classes]
+        incoming.append(bool((block != block[:, :1]).any()))
+    return outgoing, incoming
 
 
 def _warning(
-    result: Connectivity, name: str, classes: NDArray[np.int64], *, outgoing: bool, incoming: bool
+    result: Connectivity,
+    name: str,
+    classes: NDArray[np.int64],
+    relevant: AbstractSet[str],
+    *,
+    outgoing: bool,
+    incoming: bool,
 ) -> Diagnostic:
     pods = sorted(
         (p for c in classes for p in result.classes[int(c)].pods if owner_name(p) == name),
@@ -120,7 +160,7 @@ def _warning(
     )
     labels = [dict(p.labels) for p in pods]
     differing = {k for d in labels for k in d} - _shared_labels(labels)
-    selected = differing & relevant_label_keys(result.evaluator.policies)
+    selected = differing & relevant
     keys = sorted(selected or differing)
     ways = " and ".join(
         w for w, on in (("what they may open", outgoing), ("what may reach them", incoming)) if on

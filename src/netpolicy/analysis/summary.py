@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netpolicy.analysis.connectivity import Connectivity
-from netpolicy.analysis.connlist import Connection, connection_list
+from netpolicy.analysis.connlist import Connection, ConnectionRows
+from netpolicy.analysis.exposure import Exposure, compute_exposure
+from netpolicy.analysis.grouped import GroupedConnections, grouped_connections
 from netpolicy.analysis.lint import Finding, lint
+from netpolicy.analysis.owners import split_owners
 from netpolicy.model import Cluster
 
 
@@ -28,6 +31,16 @@ class Summary:
     connections: list[Connection]
     findings: list[Finding] = field(default_factory=list)
     """The lint findings at warning and above."""
+    exposure: Exposure | None = None
+    """What each workload is exposed to beyond the input (`connlist --exposure`)."""
+    grouped: GroupedConnections | None = None
+    """At scale (more than GROUPED_ABOVE endpoints), the grouped view instead of the list."""
+    connection_count: int = 0
+    """How many connections the full list (by workload) has."""
+
+
+GROUPED_ABOVE = 40
+"""Endpoints (workloads and outside ranges) beyond which analyze shows the grouped view."""
 
 
 def _replicas(cluster: Cluster) -> dict[tuple[str, str, str], int]:
@@ -53,12 +66,25 @@ def summarize(cluster: Cluster, result: Connectivity) -> Summary:
             row[2] += weight * result.isolated_egress[cls.index]
             total += weight
     isolation = [NamespaceIsolation(ns, *counts) for ns, counts in sorted(per_ns.items())]
+    split = split_owners(result)[0]
+    rows = ConnectionRows(result, workloads=True, split=split)
+    connections: list[Connection] = []
+    grouped = None
+    if len(rows.names) > GROUPED_ABOVE:
+        grouped = grouped_connections(result, workloads=True, split=split)
+        count = grouped.connection_count()
+    else:
+        connections = list(rows.connections())
+        count = len(connections)
     return Summary(
         cluster,
         result,
         total,
         len(owners),
         isolation,
-        connection_list(result, workloads=True),
+        connections,
         lint(cluster, connectivity=result).at_or_above("warning"),
+        compute_exposure(result),
+        grouped,
+        count,
     )

@@ -13,13 +13,17 @@ from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
 from netpolicy.cli._common import HostNetwork, Paths, err, fail, load, out, write_chunks
 from netpolicy.cli._common import host_network_mode as _host_network
+from netpolicy.cli.blast import blast_command
 from netpolicy.cli.coverage import coverage_command
+from netpolicy.cli.diff import diff_command
 from netpolicy.cli.lab import lab_app
 from netpolicy.cli.lint import lint_command
+from netpolicy.cli.suggest import suggestion_doc, suggestion_for, suggestion_text
 from netpolicy.load import gc_paused
 from netpolicy.model import PROTOCOLS, Protocol
 from netpolicy.render.connlist import FORMATS, connlist_chunks
 from netpolicy.render.decision import decision_to_dict
+from netpolicy.render.grouped import GROUPED_FORMATS, grouped_chunks
 
 app = typer.Typer(
     name="netpolicy",
@@ -73,13 +77,35 @@ def connlist(
             show_default=False,
         ),
     ] = None,
+    exposure: Annotated[
+        bool,
+        typer.Option(
+            "--exposure",
+            help="Also what each workload is exposed to beyond the input: the entire cluster, "
+            "pods matching a selector, outside ranges, and who is not protected.",
+        ),
+    ] = False,
+    grouped: Annotated[
+        bool,
+        typer.Option(
+            "--grouped",
+            help="Connections between groups of endpoints that the policies treat alike, "
+            "each group described by its namespaces and a label selector.",
+        ),
+    ] = False,
     profile: Profile = False,
     host_network: HostNetwork = "node",
 ) -> None:
     """Every allowed connection (src => dst : ports)."""
     mode = _host_network(host_network)
-    if output not in FORMATS:
-        fail(f"{output} output format is not supported (choose one of {', '.join(FORMATS)})")
+    formats = GROUPED_FORMATS if grouped else FORMATS
+    if output not in formats:
+        fail(
+            f"{output} output format is not supported{' with --grouped' if grouped else ''} "
+            f"(choose one of {', '.join(formats)})"
+        )
+    if grouped and (focus is not None or namespace is not None or exposure):
+        fail("--grouped shows the whole cluster: it does not combine with --focus, -n, --exposure")
     timings = api.Timings()
     started = time.perf_counter()
     data = load(paths)
@@ -91,6 +117,21 @@ def connlist(
             style="dim",
         )
         workloads = True
+    if grouped:
+        with gc_paused():
+            view = api.grouped(
+                data.cluster, workloads=workloads, timings=timings, host_network=mode
+            )
+            if view.warnings:
+                from netpolicy.render.text import render_diagnostics
+
+                render_diagnostics(err.console, view.warnings)
+            started = time.perf_counter()
+            write_chunks(grouped_chunks(view, output))
+            timings.add("rows and render", started)
+        if profile:
+            _profile(timings)
+        return
     with gc_paused():
         rows = api.connection_rows(
             data.cluster,
@@ -100,6 +141,10 @@ def connlist(
             timings=timings,
             host_network=mode,
         )
+        if rows.warnings:
+            from netpolicy.render.text import render_diagnostics
+
+            render_diagnostics(err.console, rows.warnings)
         if not rows.matched and (focus is not None or namespace is not None):
             what = " and ".join(
                 f"{flag} {value}"
@@ -108,7 +153,17 @@ def connlist(
             )
             fail(f"{what} matches no pod, workload or outside range of the input")
         started = time.perf_counter()
-        write_chunks(connlist_chunks(rows, output))
+        inside, after = "", ""
+        if exposure:
+            from netpolicy.render.exposure import exposure_sections
+
+            exposed = api.exposure(
+                data.cluster, focus=focus, namespace=namespace, connectivity=rows.result
+            )
+            inside, after = exposure_sections(exposed, output)
+        write_chunks(connlist_chunks(rows, output, inside))
+        if after:
+            write_chunks([after])
         timings.add("rows and render", started)
     if profile:
         _profile(timings)
@@ -143,6 +198,14 @@ def explain(
     output: Annotated[str, typer.Option("-o", "--output", help="txt or json.")] = "txt",
     profile: Profile = False,
     host_network: HostNetwork = "node",
+    suggest: Annotated[
+        bool,
+        typer.Option(
+            "--suggest",
+            help="When denied: the smallest change that allows it, as YAML to apply, "
+            "verified by re-analysis, with every other connection it opens.",
+        ),
+    ] = False,
 ) -> None:
     """Why one connection is allowed or denied, down to the rule. Exits 1 when denied."""
     mode = _host_network(host_network)
@@ -155,22 +218,33 @@ def explain(
             protocol, number = parse_port(port)
         except ValueError as e:
             fail(str(e))
+    if suggest and number is None:
+        fail("--suggest needs --port (the connection to allow), e.g. --port 5432/TCP")
     timings = api.Timings()
     started = time.perf_counter()
     data = load(paths)
     started = timings.add("load", started)
     try:
         result = api.explain(data.cluster, src, dst, protocol, number, host_network=mode)
+        suggestion = (
+            suggestion_for(data.cluster, result, src, dst, protocol, number, mode)
+            if suggest and number is not None
+            else None
+        )
     except EndpointError as e:
         fail(str(e))
     timings.add("explain", started)
     if output == "json":
         doc = decision_to_dict(result.src, result.dst, result.decision, result.notes)
+        if suggestion is not None:
+            doc["suggestion"] = suggestion_doc(suggestion)
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         from netpolicy.render.text import render_decision
 
         render_decision(out.console, result.src, result.dst, result.decision, result.notes)
+        if suggestion is not None:
+            write_chunks([suggestion_text(suggestion)])
     if profile:
         _profile(timings)
     if not result.decision.allowed:
@@ -179,6 +253,8 @@ def explain(
 
 app.command(name="lint")(lint_command)
 app.command(name="coverage")(coverage_command)
+app.command(name="diff")(diff_command)
+app.command(name="blast-radius")(blast_command)
 
 
 @app.command()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,7 +114,14 @@ def render_connlist(conns: Sequence[Connection], fmt: str) -> str:
     return renderers[fmt](conns)
 
 
-def _json_tail(conns: ConnectionSet) -> str:
+class HasPortSets(Protocol):
+    """Rows whose port-set ids name the ConnectionSets of `port_sets`."""
+
+    @property
+    def port_sets(self) -> list[ConnectionSet]: ...
+
+
+def json_tail(conns: ConnectionSet) -> str:
     return (
         f', "all": {"true" if conns.is_all() else "false"}, '
         f'"ports": {json.dumps(conns.to_contract())}}}'
@@ -126,10 +134,10 @@ def _csv_field(text: str) -> str:
     return text
 
 
-class _PortTexts:
+class PortTexts:
     """Text of each port-set id, made once, as ids are handed out."""
 
-    def __init__(self, rows: ConnectionRows, make: Callable[[ConnectionSet], str]) -> None:
+    def __init__(self, rows: HasPortSets, make: Callable[[ConnectionSet], str]) -> None:
         self.rows, self.make = rows, make
         self.texts: list[str] = []
 
@@ -194,7 +202,7 @@ def _line_parts(
     names = rows.names
     if fmt == "json":
         quoted = [json.dumps(n) for n in names]
-        tails = _PortTexts(rows, _json_tail)
+        tails = PortTexts(rows, json_tail)
         return (
             lambda s: f'    {{"src": {quoted[s]}, "dst": ',
             lambda d, i: quoted[d] + tails[i],
@@ -202,9 +210,9 @@ def _line_parts(
         )
     if fmt == "csv":
         fields = [_csv_field(n) for n in names]
-        csv_ports = _PortTexts(rows, lambda c: _csv_field(c.describe()))
+        csv_ports = PortTexts(rows, lambda c: _csv_field(c.describe()))
         return lambda s: f"{fields[s]},", lambda d, i: f"{fields[d]},{csv_ports[i]}\n", ""
-    described = _PortTexts(rows, ConnectionSet.describe)
+    described = PortTexts(rows, ConnectionSet.describe)
     if fmt == "txt":
         return lambda s: f"{names[s]} => ", lambda d, i: f"{names[d]} : {described[i]}\n", ""
     if fmt == "md":
@@ -217,10 +225,24 @@ def _line_parts(
 
 
 def _row_lines(rows: ConnectionRows, fmt: str, between: bytes = b"") -> Iterator[bytes]:
-    """The lines of every row, as one UTF-8 string per row (`between` between rows): one
-    join of prepared pieces per row, the only copy the text goes through before the write."""
+    """The lines of every row, as one UTF-8 string per row (`between` between rows)."""
     start, rest, sep = _line_parts(rows, fmt)
-    pieces = _Pieces(len(rows.names), lambda d, i: rest(d, i).encode())
+    return row_texts(rows, len(rows.names), start, rest, sep, between)
+
+
+def row_texts(
+    rows: Iterable[tuple[int, NDArray[np.int64], NDArray[np.int64]]],
+    count: int,
+    start: Callable[[int], str],
+    rest: Callable[[int, int], str],
+    sep: str = "",
+    between: bytes = b"",
+) -> Iterator[bytes]:
+    """Rows of (source, destinations, port-set ids) over `count` endpoints as text: per line
+    `start(source)`, then `rest(destination, port-set id)` (made once per pair, `_Pieces`),
+    `sep` between lines and `between` between rows. One join per row is the only copy the
+    text goes through before the write."""
+    pieces = _Pieces(count, lambda d, i: rest(d, i).encode())
     before = b""
     separator = sep.encode()
     for src, dsts, ids in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netpolicy.analysis.connlist import Connection
+from netpolicy.analysis.grouped import GroupedConnections
 from netpolicy.analysis.summary import Summary
 from netpolicy.model import Diagnostic
 from netpolicy.semantics import Decision, Side
@@ -46,7 +48,7 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
     console.print()
     console.print(
         f"{len(c.namespaces)} namespaces · {summary.pods} pods in {summary.workloads} workloads · "
-        f"{len(c.policies)} NetworkPolicies · {len(summary.connections)} allowed connections"
+        f"{len(c.policies)} NetworkPolicies · {summary.connection_count} allowed connections"
     )
     console.print()
     width = max(max((len(r.namespace) for r in summary.isolation), default=0) + 2, 10)
@@ -61,11 +63,22 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
     console.print()
     conns = summary.connections
     endpoints = sorted({x.src for x in conns} | {x.dst for x in conns})
-    console.print("Allowed connections (by workload)")
-    if 0 < len(endpoints) <= MATRIX_LIMIT:
-        _matrix(console, summary, endpoints)
+    if summary.grouped is not None:
+        hint = _grouped(console, summary.grouped)
     else:
-        _ranked(console, conns)
+        console.print("Allowed connections (by workload)")
+        if 0 < len(endpoints) <= MATRIX_LIMIT:
+            _matrix(console, summary, endpoints)
+        else:
+            _ranked(console, conns)
+        hint = next(
+            (x for x in conns if "/" in x.src and "/" in x.dst and not x.connections.is_all()),
+            None,
+        )
+    if summary.exposure is not None:
+        from netpolicy.render.exposure import render_exposed_summary
+
+        render_exposed_summary(console, summary.exposure)
     if findings:
         console.print()
         console.print("Findings (netpolicy lint)")
@@ -78,15 +91,70 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
             )
         if len(findings) > FINDINGS_LIMIT:
             console.print(f"  {len(findings) - FINDINGS_LIMIT} more: netpolicy lint")
-    hint = next(
-        (x for x in conns if "/" in x.src and "/" in x.dst and not x.connections.is_all()), None
-    )
     if hint is not None:
         proto, ports = hint.connections.items()[0]
         console.print()
         console.print(
             f"Next: netpolicy explain {hint.src} {hint.dst} --port {ports.ranges[0][0]}/{proto}"
         )
+
+
+def _grouped(console: Console, grouped: GroupedConnections) -> Connection | None:
+    """The grouped view's precise connections that stand for the most pairs (up to
+    LIST_LIMIT), then how many groups are still open to everything; returns one precise
+    connection between workloads (a hint)."""
+    from netpolicy.render.grouped import group_label
+
+    groups = grouped.groups
+    members = sum(len(g.members) for g in groups)
+    console.print(
+        f"Allowed connections, grouped: {len(groups)} groups of {members} workloads and ranges "
+        "that the policies treat alike (netpolicy connlist --grouped for all)"
+    )
+    # the precise connections that stand for the most pairs, kept while streaming
+    top: list[tuple[int, int, int, int]] = []  # (pairs, -src, -dst, port-set id): a min-heap
+    precise = wide = 0
+    sources: set[int] = set()
+    sizes = [len(g.members) for g in groups]
+    for src, dsts, ids in grouped:
+        for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
+            if grouped.port_sets[i].is_all():
+                wide += 1
+                sources.add(src)
+                continue
+            precise += 1
+            entry = (sizes[src] * sizes[d] - (sizes[src] if d == src else 0), -src, -d, i)
+            if len(top) < LIST_LIMIT:
+                heapq.heappush(top, entry)
+            elif entry > top[0]:
+                heapq.heapreplace(top, entry)
+    shown = [(-s, -d, grouped.port_sets[i]) for _, s, d, i in sorted(top, reverse=True)]
+    labels = {
+        g: f"g{groups[g].id} {group_label(groups[g], True)}" for s, d, _ in shown for g in (s, d)
+    }
+    src_width = max((len(labels[s]) for s, _, _ in shown), default=0)
+    for s, d, conns in shown:
+        line = Text(f"  {labels[s]:<{src_width}}  → {labels[d]}  ")
+        line.append(conns.describe(), style="green")
+        console.print(line, no_wrap=True, overflow="ignore", crop=False)
+    if precise > LIST_LIMIT:
+        console.print(f"  ... {precise - LIST_LIMIT} more")
+    if wide:
+        console.print(
+            Text(
+                f"  + {wide} group pairs with every port allowed, from {len(sources)} groups "
+                "not isolated enough",
+                style="red",
+            )
+        )
+    for s, d, conns in shown:
+        a, b = groups[s], groups[d]
+        if a.namespaces and b.namespaces:
+            first = a.members[0]
+            other = next((m for m in b.members if m != first), None)
+            if other is not None:
+                return Connection(first, other, conns)
+    return None
 
 
 def _ranked(console: Console, conns: list[Connection]) -> None:

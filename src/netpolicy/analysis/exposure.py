@@ -1,0 +1,550 @@
+"""Exposure: what each workload is open to beyond the input (`connlist --exposure`).
+
+The connection list answers for the pods and outside ranges of the input. A policy rule
+whose peer is a *selector* also speaks for pods that are not in the input yet: a new
+namespace labelled to match, a new pod with the right labels. Exposure lists, per workload
+and direction, the peers such rules open it to, with the ports:
+
+- `entire-cluster`: a rule without `from`/`to`, or a peer `namespaceSelector: {}` with an
+  empty or missing `podSelector` (every pod of every namespace, present or future);
+- a *representative peer* for every other pod/namespace selector pair written in a rule:
+  `namespace` + `podSelector` when the namespace is named (a `podSelector` alone names the
+  policy's namespace), else `namespaceSelector` + `podSelector`;
+- the outside ranges the workload may reach or be reached from (as in the connection list);
+- and the workloads no policy isolates in a direction (`unprotected`): those are open to the
+  entire cluster and to every address.
+
+Semantics as netpol-analyzer's `list --exposure` (its goldens are the reference):
+
+- A rule opens a workload to a representative peer when the rule's peer names exactly that
+  peer, or a broader one with an empty selector (`{}` selects all) — peers are compared as
+  written (requirement by requirement, `key In [v]` equal to `key: v`), never by guessing
+  which future pods two different selectors might share.
+- A representative peer is listed for a workload only where its ports go beyond what the
+  workload already opens to the entire cluster (the listed ports then include those).
+- A representative peer written with `matchLabels` only, whose namespace and pod selectors are
+  both non-empty and already matched by a pod of the input, stands for that pod: it is not
+  listed (the connection list has it).
+- Egress named ports towards a representative peer or the entire cluster cannot be resolved
+  (the pods are not in the input): they are kept by name (`TCP http`). Ingress named ports are
+  resolved on the workload's own container ports.
+
+Everything is read from the engine's compiled rules (`Connectivity.rule_tables`: which classes
+each rule's policy selects) and the rules' own port matchers; the outside ranges come from the
+engine's rows. Nothing here decides a verdict a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from netpolicy.analysis.connectivity import Connectivity
+from netpolicy.analysis.connlist import pod_name
+from netpolicy.model import NAMESPACE_NAME_LABEL, PROTOCOLS, LabelSelector, Peer, Protocol
+from netpolicy.semantics import (
+    ALL_PORTS,
+    CompiledRule,
+    ConnectionSet,
+    Direction,
+    IntervalSet,
+    PodInfo,
+    format_range,
+    selector_matches,
+)
+from netpolicy.semantics.addresses import V6_OFFSET
+
+DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
+
+# ---------------------------------------------------------------------------------------------
+# Ports, with named ports that cannot be resolved
+
+
+@dataclass(frozen=True, slots=True)
+class ExposurePorts:
+    """Ports a peer may use: numbers (a ConnectionSet) and port names left unresolved."""
+
+    connections: ConnectionSet = field(default_factory=ConnectionSet.none)
+    named: frozenset[tuple[Protocol, str]] = frozenset()
+
+    def __or__(self, other: ExposurePorts) -> ExposurePorts:
+        return ExposurePorts(self.connections | other.connections, self.named | other.named)
+
+    def is_empty(self) -> bool:
+        return self.connections.is_empty() and not self.named
+
+    def is_all(self) -> bool:
+        """Every port of every protocol (named ports then add nothing)."""
+        return self.connections.is_all()
+
+    def is_subset(self, other: ExposurePorts) -> bool:
+        if not self.connections.is_subset(other.connections):
+            return False
+        # a name is covered when the other side opens it by name, or every port of its protocol
+        return all(
+            n in other.named or other.connections.ports(n[0]) == ALL_PORTS for n in self.named
+        )
+
+    def describe(self) -> str:
+        """`All Connections`, or `TCP 80,http,UDP 53` (numbers, then names, per protocol)."""
+        if self.is_all():
+            return "All Connections"
+        if self.is_empty():
+            return "No Connections"
+        parts = []
+        for proto in PROTOCOLS:
+            numbers = [
+                f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.connections.ports(proto)
+            ]
+            names = sorted(n for p, n in self.named if p == proto)
+            if numbers or names:
+                parts.append(f"{proto} " + ",".join(numbers + names))
+        return ",".join(parts)
+
+    def to_contract(self) -> list[dict[str, object]]:
+        """The `ports` list: ranges of the output contract, then `{"protocol", "name"}`."""
+        out = self.connections.to_contract()
+        if not self.is_all():
+            out += [{"protocol": p, "name": n} for p, n in sorted(self.named)]
+        return out
+
+
+ALL_PORTS_EXPOSED = ExposurePorts(ConnectionSet.all())
+NO_PORTS = ExposurePorts()
+
+
+def rule_ports(rule: CompiledRule, direction: Direction, subject: PodInfo) -> ExposurePorts:
+    """The ports `rule` opens between its policy's `subject` and a pod not in the input.
+
+    Ingress: the subject is the destination, so named ports resolve on its container ports.
+    Egress: the destination is unknown, so named ports stay names.
+    """
+    if direction == "ingress":
+        return ExposurePorts(rule.connections_for(subject))
+    named = frozenset((p.port.protocol, str(p.port.port)) for p in rule.ports if p.is_named)
+    return ExposurePorts(rule.static_connections(), named)
+
+
+# ---------------------------------------------------------------------------------------------
+# Peers
+
+
+CanonicalRequirement = tuple[str, str, tuple[str, ...]]
+Canon = frozenset[CanonicalRequirement]
+"""A selector as the set of its requirements: `{}` (empty) selects everything."""
+
+
+def canonical(selector: LabelSelector | None) -> Canon:
+    """A selector's requirements, order-free; `key In [v]` is the same as `key: v`."""
+    if selector is None:
+        return frozenset()
+    reqs: set[CanonicalRequirement] = {(k, "=", (v,)) for k, v in selector.match_labels}
+    for r in selector.match_expressions:
+        values = tuple(sorted(set(r.values)))
+        if r.operator == "In" and len(values) == 1:
+            reqs.add((r.key, "=", values))
+        else:
+            reqs.add((r.key, r.operator, values))
+    return frozenset(reqs)
+
+
+def _namespace_named(name: str) -> LabelSelector:
+    return LabelSelector(match_labels=((NAMESPACE_NAME_LABEL, name),))
+
+
+EVERYTHING = LabelSelector()
+"""The empty selector: selects every pod (or namespace)."""
+
+PeerKind = Literal["entireCluster", "ipRange", "namespace", "selectors"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExposedPeer:
+    """What a workload is exposed to: the entire cluster, an outside range, or the pods that
+    `pod_selector` selects in the namespace `namespace` (kind `namespace`) or in the namespaces
+    `namespace_selector` selects (kind `selectors`)."""
+
+    kind: PeerKind
+    namespace: str = ""
+    namespace_selector: LabelSelector = EVERYTHING
+    pod_selector: LabelSelector = EVERYTHING
+    addresses: IntervalSet | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Identity: selectors compared by their requirements."""
+        if self.kind == "ipRange":
+            assert self.addresses is not None
+            return ("ipRange", self.addresses.ranges)
+        if self.kind == "entireCluster":
+            return ("entireCluster",)
+        ns = canonical(
+            _namespace_named(self.namespace)
+            if self.kind == "namespace"
+            else self.namespace_selector
+        )
+        return ("pods", ns, canonical(self.pod_selector))
+
+    def text(self) -> str:
+        """As netpol-analyzer writes it: `entire-cluster`, `first-last`, `ns/[pod with {app=x}]`,
+        `[namespace with {env=prod}]/[all pods]`, `[all namespaces]/[pod with {k=v}]`."""
+        if self.kind == "entireCluster":
+            return "entire-cluster"
+        if self.kind == "ipRange":
+            assert self.addresses is not None
+            lo, hi = self.addresses.ranges[0]
+            return format_range(lo, hi)
+        pods = "[all pods]" if self.pod_selector.is_empty else f"[pod with {{{self.pod_selector}}}]"
+        if self.kind == "namespace":
+            return f"{self.namespace}/{pods}"
+        if self.namespace_selector.is_empty:
+            return f"[all namespaces]/{pods}"
+        return f"[namespace with {{{self.namespace_selector}}}]/{pods}"
+
+    def to_contract(self) -> dict[str, object]:
+        if self.kind == "entireCluster":
+            return {"entireCluster": True}
+        if self.kind == "ipRange":
+            return {"ipRange": self.text()}
+        if self.kind == "namespace":
+            return {
+                "namespace": self.namespace,
+                "podSelector": selector_to_contract(self.pod_selector),
+            }
+        return {
+            "namespaceSelector": selector_to_contract(self.namespace_selector),
+            "podSelector": selector_to_contract(self.pod_selector),
+        }
+
+
+def selector_to_contract(selector: LabelSelector) -> dict[str, object]:
+    """A Kubernetes LabelSelector object (`{}` selects all)."""
+    out: dict[str, object] = {}
+    if selector.match_labels:
+        out["matchLabels"] = dict(selector.match_labels)
+    if selector.match_expressions:
+        out["matchExpressions"] = [
+            {
+                "key": r.key,
+                "operator": r.operator,
+                **({"values": list(r.values)} if r.values else {}),
+            }
+            for r in selector.match_expressions
+        ]
+    return out
+
+
+ENTIRE_CLUSTER = ExposedPeer("entireCluster")
+
+
+@dataclass(slots=True)
+class _Representative:
+    """A pod/namespace selector pair written in some rule: the pods it stands for, present or
+    not. `namespace` is set when a `podSelector` alone named the policy's namespace."""
+
+    peer: ExposedPeer
+    namespace_selector: LabelSelector  # the policy's namespace by name, for a podSelector alone
+    pod_selector: LabelSelector
+    written_with_labels_only: bool
+
+
+def is_entire_cluster(peer: Peer | None) -> bool:
+    """A rule peer that every pod of every namespace matches (a missing `from`/`to` too)."""
+    if peer is None:
+        return True
+    return (
+        peer.ip_block is None
+        and peer.namespace_selector is not None
+        and peer.namespace_selector.is_empty
+        and (peer.pod_selector is None or peer.pod_selector.is_empty)
+    )
+
+
+def _peer_selectors(peer: Peer, policy_namespace: str) -> tuple[LabelSelector, LabelSelector]:
+    ns = peer.namespace_selector
+    return (
+        _namespace_named(policy_namespace) if ns is None else ns,
+        peer.pod_selector or LabelSelector(),
+    )
+
+
+def _exposed_peer(peer: Peer, policy_namespace: str) -> ExposedPeer:
+    ns_sel, pod_sel = _peer_selectors(peer, policy_namespace)
+    named = dict(ns_sel.match_labels).get(NAMESPACE_NAME_LABEL)
+    if peer.namespace_selector is None:
+        return ExposedPeer("namespace", policy_namespace, ns_sel, pod_sel)
+    if named is not None and len(ns_sel.match_labels) == 1 and not ns_sel.match_expressions:
+        return ExposedPeer("namespace", named, ns_sel, pod_sel)
+    return ExposedPeer("selectors", "", ns_sel, pod_sel)
+
+
+class _Representatives:
+    """Every representative peer of the input, and which rule peers name each one."""
+
+    def __init__(self, result: Connectivity) -> None:
+        self.items: list[_Representative] = []
+        index: dict[tuple[object, ...], int] = {}
+        for cp in result.evaluator.policies:
+            for rule in (*cp.ingress, *cp.egress):
+                for cpeer in rule.peers:
+                    peer = cpeer.peer
+                    if peer is None or peer.ip_block is not None or is_entire_cluster(peer):
+                        continue
+                    exposed = _exposed_peer(peer, cp.policy.namespace)
+                    if exposed.key in index:
+                        continue
+                    ns_sel, pod_sel = _peer_selectors(peer, cp.policy.namespace)
+                    index[exposed.key] = len(self.items)
+                    labels_only = not ns_sel.match_expressions and not pod_sel.match_expressions
+                    self.items.append(_Representative(exposed, ns_sel, pod_sel, labels_only))
+        self._drop_matched_by_input(result)
+        self._by_both: dict[tuple[Canon, Canon], list[int]] = {}
+        self._by_ns: dict[Canon, list[int]] = {}
+        self._by_pod: dict[Canon, list[int]] = {}
+        for i, rep in enumerate(self.items):
+            ns, pod = canonical(rep.namespace_selector), canonical(rep.pod_selector)
+            self._by_both.setdefault((ns, pod), []).append(i)
+            self._by_ns.setdefault(ns, []).append(i)
+            self._by_pod.setdefault(pod, []).append(i)
+
+    def _drop_matched_by_input(self, result: Connectivity) -> None:
+        """A representative written with matchLabels only, with both selectors non-empty, that
+        a pod of the input matches stands for that pod (netpol-analyzer's refinement)."""
+        pods = [c.representative for c in result.classes if not c.representative.host_network]
+        kept = []
+        for rep in self.items:
+            if (
+                rep.written_with_labels_only
+                and not rep.namespace_selector.is_empty
+                and not rep.pod_selector.is_empty
+                and any(
+                    selector_matches(rep.namespace_selector, p.namespace_labels)
+                    and selector_matches(rep.pod_selector, p.labels)
+                    for p in pods
+                )
+            ):
+                continue
+            kept.append(rep)
+        self.items = kept
+
+    def named_by(self, peer: Peer, policy_namespace: str) -> list[int]:
+        """The representatives a rule peer names: the same selectors, or broader empty ones."""
+        ns_sel, pod_sel = _peer_selectors(peer, policy_namespace)
+        ns, pod = canonical(ns_sel), canonical(pod_sel)
+        if not ns and not pod:
+            return list(range(len(self.items)))
+        if not ns:
+            return self._by_pod.get(pod, [])
+        if not pod:
+            return self._by_ns.get(ns, [])
+        return self._by_both.get((ns, pod), [])
+
+
+# ---------------------------------------------------------------------------------------------
+# The result
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureItem:
+    """Ingress: `peer` may connect to `workload`; egress: `workload` may connect to `peer`."""
+
+    workload: str
+    peer: ExposedPeer
+    ports: ExposurePorts
+
+
+@dataclass(frozen=True, slots=True)
+class Unprotected:
+    """`workload` is isolated by no policy in `direction`: open to everything there."""
+
+    workload: str
+    direction: Direction
+
+
+@dataclass(slots=True)
+class Exposure:
+    """Per direction, what each workload is exposed to beyond the input, sorted by workload
+    and peer; and the workloads not protected in a direction."""
+
+    ingress: list[ExposureItem] = field(default_factory=list)
+    egress: list[ExposureItem] = field(default_factory=list)
+    unprotected: list[Unprotected] = field(default_factory=list)
+
+    def items(self, direction: Direction) -> list[ExposureItem]:
+        return self.ingress if direction == "ingress" else self.egress
+
+    def exposed_to(self, kinds: Iterable[PeerKind]) -> dict[str, set[str]]:
+        """Workload -> the directions in which it is exposed to a peer of one of `kinds`."""
+        wanted = set(kinds)
+        out: dict[str, set[str]] = {}
+        for direction in DIRECTIONS:
+            for item in self.items(direction):
+                if item.peer.kind in wanted:
+                    out.setdefault(item.workload, set()).add(direction)
+        return out
+
+
+def _focused(name: str, focus: str) -> bool:
+    base = name.split("[", 1)[0]
+    if "/" in focus:
+        return focus in (base, name)
+    return base.split("/", 1)[-1] == focus
+
+
+def compute_exposure(
+    result: Connectivity,
+    *,
+    focus: str | None = None,
+    namespace: str | None = None,
+) -> Exposure:
+    """The exposure of every workload (pods named by their owner, as `connlist --workloads`).
+
+    `focus` (`ns/name` or `name`) and `namespace` keep only the workloads they name.
+    """
+    reps = _Representatives(result)
+    names = [sorted({pod_name(p, True) for p in c.pods}) for c in result.classes]
+
+    def wanted(name: str) -> bool:
+        if focus is not None and not _focused(name, focus):
+            return False
+        return namespace is None or name.startswith(namespace + "/")
+
+    found: dict[
+        Direction, dict[tuple[str, tuple[object, ...]], tuple[ExposedPeer, ExposurePorts]]
+    ] = {d: {} for d in DIRECTIONS}
+    unprotected: set[tuple[str, Direction]] = set()
+
+    def add(
+        direction: Direction, workloads: list[str], peer: ExposedPeer, ports: ExposurePorts
+    ) -> None:
+        table = found[direction]
+        for w in workloads:
+            if not wanted(w):
+                continue
+            key = (w, peer.key)
+            held = table.get(key)
+            table[key] = (peer, ports if held is None else held[1] | ports)
+
+    for direction in DIRECTIONS:
+        table = result.rule_tables[direction]
+        isolated = result.isolated_ingress if direction == "ingress" else result.isolated_egress
+        rules_of: list[list[int]] = [[] for _ in result.classes]
+        for r, subjects in enumerate(table.selects):
+            for c in subjects.tolist():
+                rules_of[c].append(r)
+        for cls in result.classes:
+            workloads = names[cls.index]
+            if not isolated[cls.index]:
+                unprotected.update((w, direction) for w in workloads if wanted(w))
+                add(direction, workloads, ENTIRE_CLUSTER, ALL_PORTS_EXPOSED)
+                continue
+            entire = NO_PORTS
+            per_rep: dict[int, ExposurePorts] = {}
+            for r in rules_of[cls.index]:
+                rule = table.compiled[r]
+                ports = rule_ports(rule, direction, cls.representative)
+                if ports.is_empty():
+                    continue
+                for cpeer in rule.peers:
+                    if is_entire_cluster(cpeer.peer):
+                        entire = entire | ports
+                    elif cpeer.peer is not None and cpeer.peer.ip_block is None:
+                        for i in reps.named_by(cpeer.peer, cpeer.policy_namespace):
+                            held = per_rep.get(i)
+                            per_rep[i] = ports if held is None else held | ports
+            if not entire.is_empty():
+                add(direction, workloads, ENTIRE_CLUSTER, entire)
+            for i, ports in per_rep.items():
+                if not ports.is_subset(entire):
+                    add(direction, workloads, reps.items[i].peer, ports | entire)
+
+    outside: dict[tuple[Direction, str], list[tuple[IntervalSet, ExposurePorts]]] = {}
+    for direction, item in _outside(result, names):
+        if wanted(item.workload) and item.peer.addresses is not None:
+            outside.setdefault((direction, item.workload), []).append(
+                (item.peer.addresses, item.ports)
+            )
+    for (direction, workload), pieces in outside.items():
+        for addresses, ports in _merged(pieces):
+            add(direction, [workload], ExposedPeer("ipRange", addresses=addresses), ports)
+
+    out = Exposure()
+    for direction in DIRECTIONS:
+        items = [ExposureItem(w, peer, ports) for (w, _), (peer, ports) in found[direction].items()]
+        items.sort(key=lambda x: (x.workload, _peer_order(x.peer)))
+        out.items(direction).extend(items)
+    out.unprotected = [
+        Unprotected(w, d)
+        for w, d in sorted(unprotected, key=lambda x: (x[0], DIRECTIONS.index(x[1])))
+    ]
+    return out
+
+
+def _peer_order(peer: ExposedPeer) -> tuple[int, str]:
+    order = {"ipRange": 0, "entireCluster": 1, "namespace": 2, "selectors": 2}
+    if peer.kind == "ipRange" and peer.addresses is not None:
+        return order[peer.kind], f"{peer.addresses.ranges[0][0]:040d}"
+    return order[peer.kind], peer.text()
+
+
+def _merged(
+    pieces: list[tuple[IntervalSet, ExposurePorts]],
+) -> list[tuple[IntervalSet, ExposurePorts]]:
+    """Adjacent outside ranges with the same ports as one range (never across IPv4/IPv6)."""
+    out: list[tuple[IntervalSet, ExposurePorts]] = []
+    for addresses, ports in sorted(pieces, key=lambda p: p[0].ranges[0][0]):
+        lo, hi = addresses.ranges[0]
+        if out:
+            (last_lo, last_hi), last_ports = out[-1][0].ranges[0], out[-1][1]
+            if (
+                last_hi + 1 == lo
+                and last_ports == ports
+                and (lo < V6_OFFSET) == (last_lo < V6_OFFSET)
+            ):
+                out[-1] = (IntervalSet.span(last_lo, hi), ports)
+                continue
+        out.append((addresses, ports))
+    return out
+
+
+def _outside(
+    result: Connectivity, names: list[list[str]]
+) -> Iterator[tuple[Direction, ExposureItem]]:
+    """The outside ranges each workload may reach (egress) or be reached from (ingress), from
+    the engine's rows, one class at a time."""
+    n = len(result.classes)
+    if not result.outside or not result.has_pairs:
+        return
+    atoms = result.atoms
+    for s in range(n):
+        row = result.row(s)[n:]
+        for e in np.flatnonzero(row.any(axis=1)).tolist():
+            ports = ExposurePorts(atoms.connections(row[e]))
+            peer = ExposedPeer("ipRange", addresses=result.outside[e])
+            for w in names[s]:
+                yield "egress", ExposureItem(w, peer, ports)
+    for a in range(len(result.outside)):
+        row = result.outside_row(a)[:n]
+        peer = ExposedPeer("ipRange", addresses=result.outside[a])
+        for d in np.flatnonzero(row.any(axis=1)).tolist():
+            ports = ExposurePorts(atoms.connections(row[d]))
+            for w in names[d]:
+                yield "ingress", ExposureItem(w, peer, ports)
+
+
+__all__ = [
+    "ENTIRE_CLUSTER",
+    "ExposedPeer",
+    "Exposure",
+    "ExposureItem",
+    "ExposurePorts",
+    "Unprotected",
+    "canonical",
+    "compute_exposure",
+    "is_entire_cluster",
+    "rule_ports",
+    "selector_to_contract",
+]
