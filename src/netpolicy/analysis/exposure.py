@@ -42,7 +42,7 @@ from typing import Literal
 
 import numpy as np
 
-from netpolicy.analysis.connectivity import Connectivity
+from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.analysis.connlist import pod_name
 from netpolicy.model import NAMESPACE_NAME_LABEL, PROTOCOLS, LabelSelector, Peer, Protocol
 from netpolicy.semantics import (
@@ -514,25 +514,51 @@ def _outside(
     result: Connectivity, names: list[list[str]]
 ) -> Iterator[tuple[Direction, ExposureItem]]:
     """The outside ranges each workload may reach (egress) or be reached from (ingress), from
-    the engine's rows, one class at a time."""
+    the engine's rows, one class at a time; neighbouring ranges with the same ports come
+    merged already (a dense cluster has thousands of ranges per class)."""
     n = len(result.classes)
     if not result.outside or not result.has_pairs:
         return
-    atoms = result.atoms
+    ports_of: dict[bytes, ExposurePorts] = {}
+
+    def ports(mask: Mask) -> ExposurePorts:
+        key = mask.tobytes()
+        found = ports_of.get(key)
+        if found is None:
+            found = ports_of[key] = ExposurePorts(result.atoms.connections(mask.copy()))
+        return found
+
+    starts = [r.ranges[0][0] for r in result.outside]
+    ends = [r.ranges[0][1] for r in result.outside]
+    # where a run of neighbouring ranges may continue: the next range starts right after,
+    # in the same address family
+    joins = np.array(
+        [
+            ends[e] + 1 == starts[e + 1] and (starts[e] < V6_OFFSET) == (starts[e + 1] < V6_OFFSET)
+            for e in range(len(starts) - 1)
+        ],
+        dtype=bool,
+    )
+
+    def runs(masks: Mask) -> Iterator[tuple[ExposedPeer, ExposurePorts]]:
+        hit = np.asarray(masks.any(axis=1), dtype=bool)
+        equal = np.asarray((masks[:-1] == masks[1:]).all(axis=1), dtype=bool)
+        same = joins & hit[:-1] & hit[1:] & equal
+        begin = np.flatnonzero(hit & ~np.r_[False, same])
+        stop = np.flatnonzero(hit & ~np.r_[same, False])
+        for b, last in zip(begin.tolist(), stop.tolist(), strict=True):
+            peer = ExposedPeer("ipRange", addresses=IntervalSet.span(starts[b], ends[last]))
+            yield peer, ports(masks[b])
+
     for s in range(n):
-        row = result.row(s)[n:]
-        for e in np.flatnonzero(row.any(axis=1)).tolist():
-            ports = ExposurePorts(atoms.connections(row[e]))
-            peer = ExposedPeer("ipRange", addresses=result.outside[e])
+        for peer, allowed in runs(result.row(s)[n:]):
             for w in names[s]:
-                yield "egress", ExposureItem(w, peer, ports)
-    for a in range(len(result.outside)):
-        row = result.outside_row(a)[:n]
-        peer = ExposedPeer("ipRange", addresses=result.outside[a])
-        for d in np.flatnonzero(row.any(axis=1)).tolist():
-            ports = ExposurePorts(atoms.connections(row[d]))
+                yield "egress", ExposureItem(w, peer, allowed)
+    towards = np.stack([result.outside_row(a)[:n] for a in range(len(result.outside))], axis=1)
+    for d in range(n):
+        for peer, allowed in runs(towards[d]):
             for w in names[d]:
-                yield "ingress", ExposureItem(w, peer, ports)
+                yield "ingress", ExposureItem(w, peer, allowed)
 
 
 __all__ = [

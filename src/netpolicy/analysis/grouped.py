@@ -25,6 +25,7 @@ with pods outside it (workloads told apart only by name) keeps `selector: None`.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -93,13 +94,59 @@ class GroupedConnections:
 
     def connection_count(self) -> int:
         """How many connections of the full list the grouped ones stand for."""
-        total = 0
+        return self.overview(0).pairs
+
+    def overview(self, limit: int) -> GroupedOverview:
+        """One pass over the grouped connections: how many pairs they stand for, how many
+        are precise (not every port) and open, and the `limit` precise ones that stand for
+        the most pairs (ties: in list order)."""
         sizes = np.array([len(g.members) for g in self.groups], dtype=np.int64)
-        for src, dsts, _ids in self:
+        every: list[bool] = []  # per port-set id: every port of every protocol
+        top: list[tuple[int, int, int, int]] = []  # (pairs, -src, -dst, id): a min-heap
+        pairs_total = precise = wide = 0
+        open_sources: set[int] = set()
+        for src, dsts, ids in self:
+            while len(every) < len(self.port_sets):
+                every.append(self.port_sets[len(every)].is_all())
             pairs = sizes[src] * sizes[dsts]
             pairs[dsts == src] -= sizes[src]
-            total += int(pairs.sum())
-        return total
+            pairs_total += int(pairs.sum())
+            is_all = np.array(every, dtype=bool)[ids]
+            if is_all.any():
+                wide += int(is_all.sum())
+                open_sources.add(src)
+            exact = np.flatnonzero(~is_all)
+            precise += len(exact)
+            if limit and len(exact):
+                best = exact[np.argsort(-pairs[exact], kind="stable")[:limit]]
+                for k in best.tolist():
+                    entry = (int(pairs[k]), -src, -int(dsts[k]), int(ids[k]))
+                    if len(top) < limit:
+                        heapq.heappush(top, entry)
+                    elif entry > top[0]:
+                        heapq.heapreplace(top, entry)
+        shown = [
+            (-s, -d, self.port_sets[i])
+            for _, s, d, i in sorted(top, key=lambda t: (-t[0], -t[1], -t[2]))
+        ]
+        return GroupedOverview(pairs_total, precise, wide, len(open_sources), shown)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedOverview:
+    """What `analyze` shows of the grouped view."""
+
+    pairs: int
+    """Connections of the full list the grouped ones stand for."""
+    precise: int
+    """Grouped connections that allow some ports, not all."""
+    open: int
+    """Grouped connections that allow every port."""
+    open_sources: int
+    """Groups with such a connection."""
+    top: list[tuple[int, int, ConnectionSet]]
+    """(source group index, destination group index, ports): the precise connections that
+    stand for the most pairs."""
 
 
 def grouped_connections(

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.connlist import Connection, ConnectionRows
 from netpolicy.analysis.exposure import Exposure, compute_exposure
-from netpolicy.analysis.grouped import GroupedConnections, grouped_connections
-from netpolicy.analysis.lint import Finding, lint
+from netpolicy.analysis.grouped import GroupedConnections, GroupedOverview, grouped_connections
+from netpolicy.analysis.lint import CHECKS, Finding, lint
 from netpolicy.analysis.owners import split_owners
 from netpolicy.model import Cluster
 
@@ -35,9 +35,17 @@ class Summary:
     """What each workload is exposed to beyond the input (`connlist --exposure`)."""
     grouped: GroupedConnections | None = None
     """At scale (more than GROUPED_ABOVE endpoints), the grouped view instead of the list."""
+    overview: GroupedOverview | None = None
+    """What analyze shows of the grouped view."""
     connection_count: int = 0
     """How many connections the full list (by workload) has."""
 
+
+_BELOW_WARNING = tuple(c.id for c in CHECKS if c.severity == "info")
+"""analyze shows lint's warnings and errors: the info checks are not run."""
+
+SHOWN = 25
+"""Grouped connections analyze shows."""
 
 GROUPED_ABOVE = 40
 """Endpoints (workloads and outside ranges) beyond which analyze shows the grouped view."""
@@ -69,10 +77,11 @@ def summarize(cluster: Cluster, result: Connectivity) -> Summary:
     split = split_owners(result)[0]
     rows = ConnectionRows(result, workloads=True, split=split)
     connections: list[Connection] = []
-    grouped = None
+    grouped = overview = None
     if len(rows.names) > GROUPED_ABOVE:
         grouped = grouped_connections(result, workloads=True, split=split)
-        count = grouped.connection_count()
+        overview = grouped.overview(SHOWN)
+        count = overview.pairs
     else:
         connections = list(rows.connections())
         count = len(connections)
@@ -83,8 +92,9 @@ def summarize(cluster: Cluster, result: Connectivity) -> Summary:
         len(owners),
         isolation,
         connections,
-        lint(cluster, connectivity=result).at_or_above("warning"),
+        lint(cluster, connectivity=result, disable=_BELOW_WARNING).at_or_above("warning"),
         compute_exposure(result),
         grouped,
+        overview,
         count,
     )

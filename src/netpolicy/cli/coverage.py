@@ -9,12 +9,19 @@ from typing import Annotated
 import typer
 
 from netpolicy import api
-from netpolicy.cli._common import HostNetwork, Paths, fail, host_network_mode, load, out
+from netpolicy.cli._common import (
+    HostNetwork,
+    Paths,
+    fail,
+    host_network_mode,
+    load,
+    out,
+    write_chunks,
+)
 from netpolicy.render.coverage import FORMATS, TOP
 
 ALIASES = {"txt": "text"}
 """Other commands call their text output `txt`; coverage accepts that spelling too."""
-CHUNK = 1 << 16
 
 
 def coverage_command(
@@ -71,10 +78,7 @@ def coverage_command(
             if fmt == "json"
             else iter([render_coverage_md(result, limit)])
         )
-        for chunk in chunks:
-            for i in range(0, len(chunk), CHUNK):
-                sys.stdout.write(chunk[i : i + CHUNK])
-        sys.stdout.flush()
+        write_chunks(chunks)
     timings.add("render", started)
     if profile:
         parts = " · ".join(f"{k} {v:.3f}s" for k, v in timings.phases.items())

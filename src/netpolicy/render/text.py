@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -10,7 +9,6 @@ from rich.table import Table
 from rich.text import Text
 
 from netpolicy.analysis.connlist import Connection
-from netpolicy.analysis.grouped import GroupedConnections
 from netpolicy.analysis.summary import Summary
 from netpolicy.model import Diagnostic
 from netpolicy.semantics import Decision, Side
@@ -64,7 +62,7 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
     conns = summary.connections
     endpoints = sorted({x.src for x in conns} | {x.dst for x in conns})
     if summary.grouped is not None:
-        hint = _grouped(console, summary.grouped)
+        hint = _grouped(console, summary)
     else:
         console.print("Allowed connections (by workload)")
         if 0 < len(endpoints) <= MATRIX_LIMIT:
@@ -99,36 +97,20 @@ def render_summary(console: Console, summary: Summary, description: str, demo: b
         )
 
 
-def _grouped(console: Console, grouped: GroupedConnections) -> Connection | None:
-    """The grouped view's precise connections that stand for the most pairs (up to
-    LIST_LIMIT), then how many groups are still open to everything; returns one precise
-    connection between workloads (a hint)."""
+def _grouped(console: Console, summary: Summary) -> Connection | None:
+    """The grouped view's precise connections that stand for the most pairs, then how many
+    are open to everything; returns one precise connection between workloads (a hint)."""
     from netpolicy.render.grouped import group_label
 
+    grouped, overview = summary.grouped, summary.overview
+    assert grouped is not None and overview is not None
     groups = grouped.groups
     members = sum(len(g.members) for g in groups)
     console.print(
         f"Allowed connections, grouped: {len(groups)} groups of {members} workloads and ranges "
         "that the policies treat alike (netpolicy connlist --grouped for all)"
     )
-    # the precise connections that stand for the most pairs, kept while streaming
-    top: list[tuple[int, int, int, int]] = []  # (pairs, -src, -dst, port-set id): a min-heap
-    precise = wide = 0
-    sources: set[int] = set()
-    sizes = [len(g.members) for g in groups]
-    for src, dsts, ids in grouped:
-        for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
-            if grouped.port_sets[i].is_all():
-                wide += 1
-                sources.add(src)
-                continue
-            precise += 1
-            entry = (sizes[src] * sizes[d] - (sizes[src] if d == src else 0), -src, -d, i)
-            if len(top) < LIST_LIMIT:
-                heapq.heappush(top, entry)
-            elif entry > top[0]:
-                heapq.heapreplace(top, entry)
-    shown = [(-s, -d, grouped.port_sets[i]) for _, s, d, i in sorted(top, reverse=True)]
+    shown = overview.top
     labels = {
         g: f"g{groups[g].id} {group_label(groups[g], True)}" for s, d, _ in shown for g in (s, d)
     }
@@ -137,13 +119,13 @@ def _grouped(console: Console, grouped: GroupedConnections) -> Connection | None
         line = Text(f"  {labels[s]:<{src_width}}  → {labels[d]}  ")
         line.append(conns.describe(), style="green")
         console.print(line, no_wrap=True, overflow="ignore", crop=False)
-    if precise > LIST_LIMIT:
-        console.print(f"  ... {precise - LIST_LIMIT} more")
-    if wide:
+    if overview.precise > len(shown):
+        console.print(f"  ... {overview.precise - len(shown)} more")
+    if overview.open:
         console.print(
             Text(
-                f"  + {wide} group pairs with every port allowed, from {len(sources)} groups "
-                "not isolated enough",
+                f"  + {overview.open} group pairs with every port allowed, from "
+                f"{overview.open_sources} groups not isolated enough",
                 style="red",
             )
         )

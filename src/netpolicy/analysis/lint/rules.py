@@ -748,6 +748,16 @@ def ipblock_covers_pods(ctx: LintContext) -> Iterator[Finding]:
     if not any(p.ip for p in ctx.cluster.pods):
         return
     columns = ctx.columns
+    # the pods' names in sorted order, and each class's first three of them (by rank): a
+    # finding names the first three pods it covers and counts the rest, so no peer that
+    # covers much of the cluster costs more than its classes
+    classes = ctx.connectivity.classes
+    names = sorted(f"{p.key} ({p.ip})" for c in classes for p in c.pods)
+    rank = {name: i for i, name in enumerate(names)}
+    first = np.full((len(classes), 3), len(names), dtype=np.int64)
+    for c in classes:
+        ranks = sorted(rank[f"{p.key} ({p.ip})"] for p in c.pods)[:3]
+        first[c.index, : len(ranks)] = ranks
     for cp in ctx.evaluator.policies:
         for rule in (*cp.ingress, *cp.egress):
             for cpeer in rule.peers:
@@ -756,18 +766,20 @@ def ipblock_covers_pods(ctx: LintContext) -> Iterator[Finding]:
                 covered = columns.address_mask(cpeer.addresses) & ~columns.host_network
                 if not covered.any():
                     continue
-                pods = [
-                    p
-                    for c in np.flatnonzero(covered)
-                    for p in ctx.connectivity.classes[int(c)].pods
-                ]
-                names = sorted(f"{p.key} ({p.ip})" for p in pods)
+                count = int(ctx.sizes[covered].sum())
+                shown = np.sort(first[covered].ravel())[:3]
+                listed = [names[i] for i in shown.tolist() if i < len(names)]
+                if count > len(listed):
+                    listed.append(f"and {count - len(listed)} more")
+                    shown_text = ", ".join(listed[:-1]) + " " + listed[-1]
+                else:
+                    shown_text = ", ".join(listed)
                 yield _policy_finding(
                     "ipblock-covers-pods",
                     cp.policy,
                     cpeer.peer.source,
                     f"{rule.id} peer #{cpeer.index + 1}: {_peer_text(cpeer.peer)} contains the "
-                    f"IPs of {plural(len(pods), 'pod')} ({listing(names)}); whether an ipBlock "
+                    f"IPs of {plural(count, 'pod')} ({shown_text}); whether an ipBlock "
                     "matches pod traffic differs between network plugins",
                     "Select those pods with a podSelector/namespaceSelector peer, and keep their "
                     "range out of the ipBlock:\nipBlock:\n"
