@@ -10,9 +10,10 @@ policy per workload; every pod declares one to three ports), runs
     python -m netpolicy lab verify OUT/lab-<pods>/cluster.json
 
 and prints the wall time, the probe count, the phases the report names (analysis with the
-engine, the expansion to expected verdicts and the cross-check; build; ruleset; probes;
-teardown) and how busy the machine was meanwhile (this one is shared: the CPU time of other
-processes is shown beside ours). Results go to `results/lab_scale.json`. Needs root, `ip` and
+engine, the expansion to expected verdicts and the cross-check; build with its namespaces,
+links and pod workers; ruleset; probes; teardown), the peak RSS of the largest process of the
+run (`wait4`) and how busy the machine was meanwhile (this one is shared: the CPU time of
+other processes is shown beside ours). Results go to `results/lab_scale.json`. Needs root, `ip` and
 `nft`; nothing here is a timed test (`tests/lab` verifies 100 pods end to end, marked slow).
 """
 
@@ -26,6 +27,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -109,14 +111,26 @@ def run(path: Path, timeout: float, ports: str) -> dict[str, Any]:
     started = time.perf_counter()
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [sys.executable, "-m", "netpolicy", "lab", "verify", str(path)]
-    done = subprocess.run(
-        [*command, "--timeout", str(timeout), "--ports", ports],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    wall = time.perf_counter() - started
+    with (
+        tempfile.TemporaryFile("w+") as stdout,
+        tempfile.TemporaryFile("w+") as stderr,
+    ):
+        child = subprocess.Popen(
+            [*command, "--timeout", str(timeout), "--ports", ports],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            cwd=ROOT,
+        )
+        # wait4: the child's own peak RSS (its largest process: the lab or a pod worker)
+        _, status, child_usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        done = subprocess.CompletedProcess(
+            child.args, child.returncode, stdout.read(), stderr.read()
+        )
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     after_busy = _cpu_jiffies()[0]
     ours = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
@@ -127,6 +141,9 @@ def run(path: Path, timeout: float, ports: str) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "cpu_s_ours": round(ours, 1),
         "cpu_s_machine": round(busy, 1),
+        "cpu_s_ours_user": round(child_usage.ru_utime, 1),
+        "cpu_s_ours_system": round(child_usage.ru_stime, 1),
+        "peak_rss_mb": round(child_usage.ru_maxrss / 1024, 1),
         "cpus": os.cpu_count(),
         "loadavg_before": round(load, 2),
         **parse_report(done.stdout),
@@ -165,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
             f"wall; {phases}"
         )
         print(
-            f"  CPU: ours {result['cpu_s_ours']:.0f} s, whole machine {result['cpu_s_machine']:.0f}"
-            f" s of {result['cpus'] * result['wall_s']:.0f} s available (load before "
-            f"{result['loadavg_before']})"
+            f"  CPU: ours {result['cpu_s_ours']:.0f} s ({result['cpu_s_ours_user']:.0f} user, "
+            f"{result['cpu_s_ours_system']:.0f} system), whole machine "
+            f"{result['cpu_s_machine']:.0f} s of {result['cpus'] * result['wall_s']:.0f} s "
+            f"available (load before {result['loadavg_before']}); peak RSS "
+            f"{result['peak_rss_mb']:.0f} MB"
         )
         if "stderr" in result:
             print(result["stderr"], file=sys.stderr)

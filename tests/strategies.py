@@ -5,7 +5,11 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from netpolicy.model import (
+    AdminPeer,
+    AdminPort,
+    AdminRule,
     Cluster,
+    ClusterPolicy,
     ContainerPort,
     IPBlock,
     LabelSelector,
@@ -103,8 +107,67 @@ container_ports = st.lists(
 )
 
 
+admin_peers = st.one_of(
+    st.builds(lambda n: AdminPeer(namespace_selector=n), ns_selectors),
+    st.builds(lambda n, p: AdminPeer(n, p), ns_selectors, selectors),
+)
+egress_admin_peers = st.one_of(
+    admin_peers,
+    st.builds(
+        lambda c: AdminPeer(networks=c),
+        st.sampled_from(
+            [("10.0.0.0/16",), ("10.0.1.0/24", "192.168.1.0/28"), ("0.0.0.0/0",), ("10.0.2.3/32",)]
+        ),
+    ),
+    st.just(AdminPeer(nodes=LabelSelector())),
+)
+admin_ports = st.one_of(
+    st.builds(
+        lambda pr, n: AdminPort(pr, n), st.sampled_from(PROTOS), st.sampled_from((53, 80, 8080))
+    ),
+    st.builds(
+        lambda pr, n: AdminPort(pr, n, n + 10), st.sampled_from(PROTOS), st.sampled_from((75, 80))
+    ),
+    st.builds(lambda n: AdminPort(None, n), st.sampled_from(PORT_NAMES)),
+)
+
+
 @st.composite
-def clusters(draw: st.DrawFn) -> Cluster:
+def admin_rules(draw: st.DrawFn, egress: bool, actions: tuple[str, ...]) -> AdminRule:
+    peers = draw(st.lists(egress_admin_peers if egress else admin_peers, min_size=1, max_size=2))
+    ports = draw(st.lists(admin_ports, max_size=2))
+    if any(p.networks or p.nodes is not None for p in peers):
+        ports = [p for p in ports if isinstance(p.port, int)]  # the CRD forbids named ports there
+    return AdminRule(draw(st.sampled_from(actions)), tuple(peers), tuple(ports))  # type: ignore[arg-type]
+
+
+@st.composite
+def cluster_policies(draw: st.DrawFn, index: int) -> ClusterPolicy:
+    kind = draw(
+        st.sampled_from(
+            ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+        )
+    )
+    if kind == "AdminNetworkPolicy":
+        tier, actions = "Admin", ("Allow", "Deny", "Pass")
+    elif kind == "BaselineAdminNetworkPolicy":
+        tier, actions = "Baseline", ("Allow", "Deny")
+    else:
+        tier, actions = draw(st.sampled_from(("Admin", "Baseline"))), ("Accept", "Deny", "Pass")
+    return ClusterPolicy(
+        kind,  # type: ignore[arg-type]
+        f"c{index}",
+        tier,  # type: ignore[arg-type]
+        0 if kind == "BaselineAdminNetworkPolicy" else draw(st.integers(0, 3)),
+        draw(ns_selectors),
+        draw(st.one_of(st.none(), selectors)),
+        tuple(draw(st.lists(admin_rules(False, actions), max_size=3))),
+        tuple(draw(st.lists(admin_rules(True, actions), max_size=3))),
+    )
+
+
+@st.composite
+def clusters(draw: st.DrawFn, tiers: bool = False) -> Cluster:
     namespaces = tuple(
         Namespace(
             n,
@@ -122,9 +185,13 @@ def clusters(draw: st.DrawFn) -> Cluster:
             labels_of(draw(label_maps)),
             ip=draw(st.sampled_from((None, f"10.0.{i % 3}.{i + 1}", f"192.168.1.{i + 1}"))),
             ports=tuple(draw(container_ports)),
+            host_network=tiers and draw(st.integers(0, 5)) == 0,
         )
         for i in range(n_pods)
     )
     n_pol = draw(st.integers(0, 4))
     pols = tuple(draw(policies(i)) for i in range(n_pol))
-    return Cluster(namespaces, pods, (), pols)
+    admin = (
+        tuple(draw(cluster_policies(i)) for i in range(draw(st.integers(1, 4)))) if tiers else ()
+    )
+    return Cluster(namespaces, pods, (), pols, cluster_policies=admin)

@@ -18,9 +18,11 @@ __all__ = [
     "diff",
     "explain",
     "exposure",
+    "generate_policies",
     "grouped",
     "lint",
     "load_input",
+    "report",
     "suggest",
 ]
 __version__ = "0.1.0"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from netpolicy.analysis.blast import BlastRadius, BlastRanking
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
@@ -20,12 +20,18 @@ from netpolicy.analysis.exposure import Exposure, compute_exposure
 from netpolicy.analysis.grouped import GroupedConnections, grouped_connections
 from netpolicy.analysis.lint import CHECK_IDS, LintReport
 from netpolicy.analysis.owners import split_owners
+from netpolicy.analysis.report import ReportData
 from netpolicy.analysis.summary import Summary, summarize
 from netpolicy.generate.suggest import Suggestion
 from netpolicy.load import LoadResult, gc_paused, load_manifests, load_text
 from netpolicy.load.config import LintConfig, LintConfigResult, find_lint_config, load_lint_config
+from netpolicy.load.live import LiveSource, Progress, load_live
 from netpolicy.model import Cluster, Diagnostic, Protocol, Severity
 from netpolicy.semantics import Decision, Evaluator, HostNetworkMode
+
+if TYPE_CHECKING:  # the generator (and PyYAML with it) is imported by `generate` alone
+    from netpolicy.generate.intents import Intents
+    from netpolicy.generate.policies import Generated
 
 DEMO_NAME = "shop"
 
@@ -48,6 +54,8 @@ class Input:
     diagnostics: tuple[Diagnostic, ...]
     demo: bool
     description: str
+    missing: tuple[str, ...] = ()
+    """Kinds a live cluster would not let us read (403): the result is partial."""
 
     @property
     def has_errors(self) -> bool:
@@ -73,6 +81,15 @@ def load_input(paths: Sequence[str | Path], stdin: TextIO | None = None) -> Inpu
         )
     result = load_manifests(list(paths), stdin=stdin)
     return Input(result.cluster, result.diagnostics, False, ", ".join(str(p) for p in paths))
+
+
+def load_cluster(source: LiveSource | None = None, progress: Progress | None = None) -> Input:
+    """A live cluster through the kubeconfig (default: its current context, every namespace),
+    loaded as files are. Raises `LiveError` when nothing can be read; kinds the API server
+    forbids are left out and named in `Input.missing`. See `netpolicy.load.live`."""
+    result, snapshot = load_live(source or LiveSource(), progress)
+    missing = tuple(r.kind for r in snapshot.missing)
+    return Input(result.cluster, result.diagnostics, False, snapshot.description, missing)
 
 
 def analyze(cluster: Cluster, host_network: HostNetworkMode = "node") -> Summary:
@@ -162,6 +179,31 @@ def connection_rows(
     host_network: HostNetworkMode = "node",
 ) -> ConnectionRows:
     """Every allowed connection as rows made while they are read: for any size of answer."""
+    result, listed, started = _endpoints(cluster, workloads, timings, host_network)
+    rows = ConnectionRows(
+        result, workloads=listed.workloads, focus=focus, namespace=namespace, split=listed.split
+    )
+    rows.warnings = listed.warnings
+    if timings is not None:
+        timings.add("endpoints", started)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    workloads: bool
+    split: set[str]
+    warnings: list[Diagnostic]
+
+
+def _endpoints(
+    cluster: Cluster,
+    workloads: bool | None,
+    timings: Timings | None,
+    host_network: HostNetworkMode,
+) -> tuple[Connectivity, _Listing, float]:
+    """The engine's result and how endpoints are named: by workload (owners whose pods are
+    treated differently pod by pod, with a warning each) or by pod."""
     started = time.perf_counter()
     result = compute_connectivity(cluster, host_network=host_network)
     if timings is not None:
@@ -170,13 +212,7 @@ def connection_rows(
     if workloads is None:
         workloads = prefers_workloads(cluster)
     split, warnings = split_owners(result) if workloads else (set(), [])
-    rows = ConnectionRows(
-        result, workloads=workloads, focus=focus, namespace=namespace, split=split
-    )
-    rows.warnings = warnings
-    if timings is not None:
-        timings.add("endpoints", started)
-    return rows
+    return result, _Listing(workloads, split, warnings), started
 
 
 def grouped(
@@ -188,16 +224,9 @@ def grouped(
 ) -> GroupedConnections:
     """The grouped view (`connlist --grouped`): connections between groups of endpoints that
     the policies treat alike; expanded, exactly the connection list."""
-    started = time.perf_counter()
-    result = compute_connectivity(cluster, host_network=host_network)
-    if timings is not None:
-        timings.phases.update(result.timings)
-        started = time.perf_counter()
-    if workloads is None:
-        workloads = prefers_workloads(cluster)
-    split, warnings = split_owners(result) if workloads else (set(), [])
-    view = grouped_connections(result, workloads=workloads, split=split)
-    view.warnings = warnings
+    result, listed, started = _endpoints(cluster, workloads, timings, host_network)
+    view = grouped_connections(result, workloads=listed.workloads, split=listed.split)
+    view.warnings = listed.warnings
     if timings is not None:
         timings.add("groups", started)
     return view
@@ -469,3 +498,83 @@ def suggest(
         return make_suggestion(
             cluster, src, dst, protocol, port, host_network=host_network, workloads=workloads
         )
+
+
+def report(
+    cluster: Cluster, *, description: str = "", host_network: HostNetworkMode = "node"
+) -> ReportData:
+    """The data of the HTML report (`netpolicy report`): workloads and outside ranges grouped
+    as `grouped` groups them, the connections between groups, per-namespace-pair aggregates,
+    the engine's rule table for explanations, exposure, lint and coverage, all from one run
+    of the engine. `netpolicy.render.report.render_report` turns it into one HTML file."""
+    from netpolicy.analysis.report import build_report
+
+    with gc_paused():
+        result = compute_connectivity(cluster, host_network=host_network)
+        return build_report(cluster, result, description)
+
+
+def generate(
+    intents: Intents | Mapping[str, Any] | str | Path,
+    cluster: Cluster,
+    *,
+    ingress_only: bool = False,
+    dns: bool = True,
+    tier: Literal["admin", "baseline"] | None = None,
+) -> Generated:
+    """The NetworkPolicies that allow exactly `intents` in `cluster` (default deny, DNS,
+    one policy per destination and per source), their YAML per namespace, and the engine's
+    proof (`Generated.proof`); with `tier`, the intents and the default deny as
+    ClusterNetworkPolicies of that tier (`netpolicy.generate.tiers`). `intents`: an `Intents`
+    value, an intents document (a dict in the intent file's shape), or an intent file's path
+    or YAML text. Problems (a bad intent
+    file, a workload whose labels cannot select it alone) are located error diagnostics of
+    the result, and then nothing is generated. See `netpolicy.generate.policies`."""
+    from netpolicy.generate.intents import Intents, intents_from_document, load_intents
+    from netpolicy.generate.policies import Generated
+    from netpolicy.generate.policies import generate_policies as _generate_policies
+
+    problems: list[Diagnostic] = []
+    if isinstance(intents, Intents):
+        value = intents
+    elif isinstance(intents, Mapping):
+        value, problems = intents_from_document(intents)
+    else:
+        value, problems = load_intents(intents)
+    if any(d.severity == "error" for d in problems):
+        return Generated(value, ingress_only, dns, diagnostics=tuple(problems))
+    with gc_paused():
+        found = _generate_policies(value, cluster, ingress_only=ingress_only, dns=dns, tier=tier)
+    found.diagnostics = tuple(problems) + found.diagnostics
+    return found
+
+
+generate_policies = generate
+"""`netpolicy.generate_policies`: `generate` under a name the `netpolicy.generate` package
+cannot shadow."""
+
+
+def intents_from_flows(
+    path: str | Path, cluster: Cluster, widen: int | None = None
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The intents document (the intent file's shape, each intent with `flows`: how many
+    observed flow lines support it) learned from the flows at `path`: Hubble JSON lines or a
+    CSV `src,dst,port,protocol`, mapped to the workloads of `cluster`; addresses of no pod
+    become CIDRs (`/32`, or `/widen` for IPv4). Unreadable lines are located errors, the rest
+    is still read. See `netpolicy.generate.observed`; `netpolicy.render.intents` writes it."""
+    from netpolicy.generate.observed import intents_from_flows as learn
+
+    with gc_paused():
+        return learn(path, cluster, widen)
+
+
+def intents_from_cluster(
+    cluster: Cluster, host_network: HostNetworkMode = "node"
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The intents document of what the policies of `cluster` allow today, for the
+    namespaces that have policies: generated again, it gives today's connections back.
+    See `netpolicy.generate.current`."""
+    from netpolicy.generate.current import intents_from_cluster as current
+
+    with gc_paused():
+        return current(cluster, host_network)

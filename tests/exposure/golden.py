@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from netpolicy.analysis.exposure import Exposure, ExposurePorts, canonical
 from netpolicy.model import NAMESPACE_NAME_LABEL, LabelSelector, Protocol, Requirement
@@ -59,7 +60,7 @@ def parse_ports(text: str) -> ExposurePorts:
     if text in ("No Connections", ""):
         return ExposurePorts()
     numbers: dict[Protocol, list[tuple[int, int]]] = {}
-    names: set[tuple[Protocol, str]] = set()
+    names: set[tuple[Protocol | Literal[""], str]] = set()
     current: Protocol | None = None
     for token in text.split(","):
         token = token.strip()
@@ -67,9 +68,12 @@ def parse_ports(text: str) -> ExposurePorts:
         if m:
             current = m.group(1)  # type: ignore[assignment]
             token = token[m.end() :]
-        assert current is not None, text
         lo, _, hi = token.partition("-")
-        if lo.isdigit():
+        if current is None:
+            # a cluster-wide named port has no protocol (Go prints ` local-port`)
+            assert not lo.isdigit(), text
+            names.add(("", token))
+        elif lo.isdigit():
             numbers.setdefault(current, []).append((int(lo), int(hi or lo)))
         else:
             names.add((current, token))
@@ -277,6 +281,18 @@ def golden_of(exposure: Exposure) -> Golden:
         w = u.workload if u.workload.endswith("]") else u.workload + "[Pod]"
         out.unprotected.add((w, u.direction))
     return out
+
+
+def only_direction(golden: Golden, direction: str) -> Golden:
+    """The golden restricted to one direction (netpol-analyzer's `--focusdirection`)."""
+    return Golden(
+        {k: v for k, v in golden.items.items() if k[0] == direction},
+        {k: v for k, v in golden.ranges.items() if k[0] == direction},
+        None
+        if golden.unprotected is None
+        else {(w, d) for w, d in golden.unprotected if d == direction},
+        golden.source,
+    )
 
 
 # --- comparison ------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from netpolicy.lab import (
     probe_all,
     ruleset_counters,
 )
+from netpolicy.lab._netns import run_in_netns, write_sysctls
+from netpolicy.lab.servers import WorkerSetup, _Pod
 from netpolicy.lab.topology import LabProtocol
 
 pytestmark = pytest.mark.lab
@@ -236,3 +238,29 @@ def test_scale_30_pods_each_way_two_ports(
             f"teardown {finished - probed:.2f} s, total {total:.2f} s ({phases})"
         )
     assert total < 30
+
+
+def _probe_socket_port(avoid: frozenset[int], served: tuple[tuple[int, str], ...]) -> int:
+    """In a namespace with just two ephemeral ports: the port the pod's probe socket takes."""
+    write_sysctls({"net.ipv4.ip_local_port_range": "40000 40001"})
+    pod = _Pod(WorkerSetup("a", 0, "-", "127.0.0.1", served, "", {}, avoid_udp=avoid))
+    for sock in (pod.tcp, pod.sctp, pod.icmp, pod.udp):
+        sock.close()
+    return pod.udp_port
+
+
+def test_probe_socket_never_takes_a_probed_or_served_port(lab_prefix: str) -> None:
+    """A datagram to the pod's own probe socket would time out where the pod should answer
+    (echo or port unreachable): the lab keeps that socket off every port probed there."""
+    netns = f"{lab_prefix}ports"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        for avoid, served, port in (
+            ({40000}, (), 40001),  # probed on every pod (an undeclared port)
+            ((), ((40000, "UDP"),), 40001),  # served here
+            ({40001}, (), 40000),
+        ):
+            for _ in range(5):  # the kernel starts its search at a random port
+                assert run_in_netns(netns, _probe_socket_port, frozenset(avoid), served) == port
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)

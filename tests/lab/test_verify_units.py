@@ -43,6 +43,9 @@ def test_demo_plan() -> None:
     assert "tcp reset" not in plan.ruleset  # the lab tells filtered from refused
     names = {p.name for p in plan.pods}
     assert "payments/db[StatefulSet]" in names
+    # no pod's probe socket may sit on a port other pods probe there
+    spec = plan.lab_spec("np-x-")
+    assert {(9091, "TCP"), (9091, "UDP"), (9091, "SCTP")} <= spec.probed_ports
 
 
 def test_undeclared_port_avoids_declared_and_named_ports() -> None:

@@ -14,6 +14,7 @@ from netpolicy.semantics import (
     address_atoms,
     address_value,
 )
+from netpolicy.semantics.tiers import Tiers
 
 
 @dataclass(slots=True)
@@ -55,12 +56,51 @@ def ip_block_sets(policies: tuple[CompiledPolicy, ...]) -> list[IntervalSet]:
     return list(seen)
 
 
+def tier_label_keys(tiers: Tiers) -> frozenset[str]:
+    """Every pod label key a cluster-wide subject or peer selector looks at (namespaces are
+    told apart by the class key already)."""
+    keys: set[str] = set()
+    for cp in tiers.all:
+        if cp.policy.pod_selector is not None:
+            keys |= cp.policy.pod_selector.keys()
+        for rule in (*cp.ingress, *cp.egress):
+            for peer in rule.peers:
+                if peer.peer.pod_selector is not None:
+                    keys |= peer.peer.pod_selector.keys()
+    return frozenset(keys)
+
+
+def tier_port_names(tiers: Tiers) -> frozenset[str]:
+    return frozenset(
+        str(p.port)
+        for cp in tiers.all
+        for rule in (*cp.ingress, *cp.egress)
+        for p in rule.ports
+        if isinstance(p.port, str)
+    )
+
+
+def tier_network_sets(tiers: Tiers) -> list[IntervalSet]:
+    seen: dict[IntervalSet, None] = {}
+    for cp in tiers.all:
+        for rule in (*cp.ingress, *cp.egress):
+            for peer in rule.peers:
+                if peer.is_network:
+                    seen.setdefault(peer.addresses, None)
+    return list(seen)
+
+
 def build_classes(evaluator: Evaluator, pods: list[Pod]) -> list[PodClass]:
-    """Group pods by namespace, the label values selectors use, named ports and ipBlock hits."""
+    """Group pods by namespace, the label values selectors use, named ports and ipBlock hits
+    (the selectors, named ports and networks of cluster-wide policies included)."""
     policies = evaluator.policies
     keys = relevant_label_keys(policies)
     port_names = relevant_port_names(policies)
     blocks = ip_block_sets(policies)
+    if evaluator.tiers:
+        keys |= tier_label_keys(evaluator.tiers)
+        port_names |= tier_port_names(evaluator.tiers)
+        blocks = list(dict.fromkeys([*blocks, *tier_network_sets(evaluator.tiers)]))
     block_starts, block_ids = _block_memberships(blocks)
     by_key: dict[tuple[object, ...], PodClass] = {}
     classes: list[PodClass] = []

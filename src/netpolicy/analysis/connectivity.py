@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from netpolicy.analysis.classes import PodClass, build_classes, ip_block_sets
+from netpolicy.analysis.classes import PodClass, build_classes, ip_block_sets, tier_network_sets
 from netpolicy.model import PROTOCOLS, Cluster, Pod, Protocol
 from netpolicy.semantics import (
     ALL_PORTS,
@@ -38,6 +38,7 @@ from netpolicy.semantics import (
     cut_points,
 )
 from netpolicy.semantics.columns import PodColumns
+from netpolicy.semantics.tiers import CompiledAdminRule, Tiers
 
 Mask = NDArray[np.uint64]
 Bools = NDArray[np.bool_]
@@ -178,6 +179,8 @@ class Connectivity:
     """Per direction, every rule's subjects, peers and ports as arrays over classes."""
     relations: PairRelations | None = None
     """None when computed with `pairs=False` (rules and isolation only)."""
+    tier_tables: dict[str, TierTable] | None = None
+    """Per direction, the cluster-wide rules in evaluation order; None without any."""
     _dicts: tuple[dict[tuple[int, int], ConnectionSet], ...] | None = None
 
     @property
@@ -207,6 +210,40 @@ class Connectivity:
     def row(self, src: int) -> Mask:
         """What class `src` may open towards every class and then every outside range:
         (classes + ranges) x words port masks."""
+        if self.tier_tables is not None:
+            return self._tier_row(src, self.tier_tables)
+        return self._np_row(src)
+
+    def _tier_row(self, src: int, tables: dict[str, TierTable]) -> Mask:
+        """The row with the tier chain applied on both sides: egress of `src` towards every
+        column, and ingress of every class from `src` (see `semantics.tiers`)."""
+        rel = self._relations()
+        n = len(self.classes)
+        out = tables["egress"].egress_side(
+            src, self._np_egress(src), bool(rel.egress_isolated[src])
+        )
+        out[:n] &= tables["ingress"].ingress_side(
+            src, rel.admitted(src, ROW_CACHE_BYTES), rel.ingress_isolated
+        )
+        return out
+
+    def _np_egress(self, src: int) -> Mask:
+        """The NetworkPolicy egress of `src` alone (every column; full where not isolated)."""
+        rel = self._relations()
+        n, e, w = len(self.classes), len(self.outside), self.atoms.words
+        if not rel.egress_isolated[src]:
+            return np.broadcast_to(self.atoms.full, (n + e, w))
+        out = np.zeros((n + e, w), dtype=np.uint64)
+        table = rel.egress
+        for r in rel.egress_rules[src]:
+            peers = table.peers[r]
+            named = table.by_destination.get(r)
+            out[peers] |= table.static[r] if named is None else named[peers]
+            if e:
+                out[n + table.peers_outside[r]] |= table.static[r]
+        return out
+
+    def _np_row(self, src: int) -> Mask:
         rel = self._relations()
         n, e, w = len(self.classes), len(self.outside), self.atoms.words
         if not rel.egress_isolated[src]:
@@ -227,12 +264,44 @@ class Connectivity:
         return out
 
     def outside_row(self, atom: int) -> Mask:
-        """What outside range `atom` may open towards every class (and no outside range)."""
+        """What outside range `atom` may open towards every class (and no outside range).
+
+        Cluster-wide ingress peers are namespaces and pods only, so no Admin or Baseline
+        rule matches an outside source: the NetworkPolicy verdict (or allow) stands.
+        """
         rel = self._relations()
         n, e = len(self.classes), len(self.outside)
         out = np.zeros((n + e, self.atoms.words), dtype=np.uint64)
         out[:n] = rel.admitted(n + atom, ROW_CACHE_BYTES)
         return out
+
+    def egress_side(self, src: int) -> Mask:
+        """What the egress of class `src` allows towards every column (classes, then outside
+        ranges), the tier chain applied; the destinations' ingress left out."""
+        if self.tier_tables is None:
+            return self._np_egress(src)
+        isolated = bool(self._relations().egress_isolated[src])
+        return self.tier_tables["egress"].egress_side(src, self._np_egress(src), isolated)
+
+    def guarded(self) -> tuple[Bools, Bools]:
+        """Per class: whether its (ingress, egress) side, the cluster-wide tiers applied,
+        leaves some traffic with the endpoints of the input not allowed (all False without
+        cluster-wide policies)."""
+        n = len(self.classes)
+        ingress, egress = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        if self.tier_tables is None:
+            return ingress, egress
+        rel = self._relations()
+        full = self.atoms.full
+        admitting = self.tier_tables["ingress"]
+        for src in range(n):
+            egress[src] = bool((self.egress_side(src) != full).any())
+        for column in range(n + len(self.outside)):
+            admits = admitting.ingress_side(
+                column, rel.admitted(column, ROW_CACHE_BYTES), rel.ingress_isolated
+            )
+            ingress |= (admits != full).any(axis=1)
+        return ingress, egress
 
     def _relations(self) -> PairRelations:
         if self.relations is None:
@@ -252,6 +321,171 @@ class Connectivity:
         for (e, d), conns in self.from_outside.items():
             for dst in self.classes[d].pods:
                 yield self.outside[e], dst, conns
+
+
+@dataclass(slots=True)
+class TierTable:
+    """One direction's cluster-wide rules in evaluation order (Admin by priority, then
+    Baseline), as arrays over classes; columns are the classes, then the outside atoms."""
+
+    n: int
+    atoms: PortAtoms
+    tiers: list[str]  # per rule: "Admin" or "Baseline"
+    actions: list[str]  # per rule: "allow" (Allow/Accept), "deny" or "pass"
+    subjects: list[Bools]  # per rule: the classes its policy selects
+    peers: list[Bools]  # per rule: the columns (classes, then outside atoms) a peer matches
+    peer_index: list[Index]  # the same as indices
+    static: list[Mask]
+    by_destination: dict[int, Mask]  # rule -> classes x words, for rules with named ports
+    subject_index: list[Index] = field(default_factory=list)  # the subjects as indices
+    cache: OrderedDict[bytes, Mask] = field(default_factory=OrderedDict)
+
+    def _first_match(
+        self,
+        rules: list[int],
+        ports_of: Callable[[int], Mask],
+        index_of: Callable[[int], Index],
+        rows: int,
+    ) -> tuple[Mask, Mask]:
+        """First match per port over `rules` in order: (allowed, denied); passed ports and
+        those no rule matches are in neither (they fall through to the next tier)."""
+        w = self.atoms.words
+        allow = np.zeros((rows, w), dtype=np.uint64)
+        deny = np.zeros((rows, w), dtype=np.uint64)
+        rest = np.empty((rows, w), dtype=np.uint64)
+        rest[:] = self.atoms.full
+        for r in rules:
+            at = index_of(r)
+            if not len(at):
+                continue
+            hit = ports_of(r) & rest[at]
+            if self.actions[r] == "allow":
+                allow[at] |= hit
+            elif self.actions[r] == "deny":
+                deny[at] |= hit
+            rest[at] &= ~hit
+        return allow, deny
+
+    def egress_side(self, src: int, np_row: Mask, isolated: bool) -> Mask:
+        """Egress of class `src` towards every column, with the tier chain applied."""
+        rows = len(self.peers[0]) if self.peers else np_row.shape[0]
+        mine = [r for r in range(len(self.tiers)) if self.subjects[r][src]]
+
+        def ports_of(r: int) -> Mask:
+            at = self.peer_index[r]
+            named = self.by_destination.get(r)
+            if named is None:
+                return np.broadcast_to(self.static[r], (len(at), self.atoms.words))
+            # named ports resolve on destination classes; never on an outside address
+            out = np.empty((len(at), self.atoms.words), dtype=np.uint64)
+            inside = int(np.searchsorted(at, self.n))
+            out[:inside] = named[at[:inside]]
+            out[inside:] = self.static[r]
+            return out
+
+        admin_allow, admin_deny = self._first_match(
+            [r for r in mine if self.tiers[r] == "Admin"],
+            ports_of,
+            self.peer_index.__getitem__,
+            rows,
+        )
+        if isolated:
+            # "v1.NetworkPolicy always makes a final decision for selected pods"
+            after = np_row
+        else:
+            _, base_deny = self._first_match(
+                [r for r in mine if self.tiers[r] == "Baseline"],
+                ports_of,
+                self.peer_index.__getitem__,
+                rows,
+            )
+            after = self.atoms.full & ~base_deny
+        return admin_allow | (after & ~admin_deny)
+
+    def ingress_side(self, src: int, admitted: Mask, isolated: Bools) -> Mask:
+        """Ingress of every class from column `src`, with the tier chain applied; `admitted`
+        is the NetworkPolicy verdict (full where a class is not isolated)."""
+        matching = [r for r in range(len(self.tiers)) if self.peers[r][src]]
+        key = np.array(matching, dtype=np.int64).tobytes()
+        tiered = self.cache.get(key)
+        if tiered is None:
+            subject_index = self.subject_index
+
+            def ports_of(r: int) -> Mask:
+                named = self.by_destination.get(r)
+                at = subject_index[r]
+                if named is None:
+                    return np.broadcast_to(self.static[r], (len(at), self.atoms.words))
+                return named[at]
+
+            admin = self._first_match(
+                [r for r in matching if self.tiers[r] == "Admin"],
+                ports_of,
+                subject_index.__getitem__,
+                self.n,
+            )
+            _, base_deny = self._first_match(
+                [r for r in matching if self.tiers[r] == "Baseline"],
+                ports_of,
+                subject_index.__getitem__,
+                self.n,
+            )
+            tiered = np.stack([admin[0], admin[1], self.atoms.full & ~base_deny])
+            self.cache[key] = tiered
+            if len(self.cache) > max(1, ROW_CACHE_BYTES // max(tiered.nbytes, 1)):
+                self.cache.popitem(last=False)
+        admin_allow, admin_deny, baseline = tiered
+        after = np.where(isolated[:, None], admitted, baseline)
+        return admin_allow | (after & ~admin_deny)
+
+
+def _tier_table(
+    tiers: Tiers,
+    direction: str,
+    columns: PodColumns,
+    classes: list[PodClass],
+    outside: list[IntervalSet],
+    atoms: PortAtoms,
+) -> TierTable:
+    n = len(classes)
+    table = TierTable(n, atoms, [], [], [], [], [], [], {})
+    starts = [a.ranges[0][0] for a in outside]
+    for cp in (*tiers.admin, *tiers.baseline):
+        subjects = columns.subjects_of(cp)
+        for rule in cp.rules(direction):  # type: ignore[arg-type]
+            table.tiers.append(cp.policy.tier)
+            table.actions.append(
+                "allow" if rule.allows else "deny" if rule.action == "Deny" else "pass"
+            )
+            table.subjects.append(subjects)
+            mask = np.zeros(n, dtype=bool)
+            for peer in rule.peers:
+                mask |= columns.matched_by_admin(peer)
+            hit = np.zeros(len(starts), dtype=bool)
+            for lo, hi in rule.peer_addresses():
+                hit[bisect_left(starts, lo) : bisect_right(starts, hi)] = True
+            both = np.concatenate([mask, hit])
+            table.peers.append(both)
+            table.peer_index.append(np.flatnonzero(both).astype(np.int64))
+            table.static.append(atoms.mask(rule.static_connections()))
+            if rule.has_named_ports:
+                table.by_destination[len(table.static) - 1] = _admin_named(rule, classes, atoms)
+    table.subject_index = [np.flatnonzero(s).astype(np.int64) for s in table.subjects]
+    return table
+
+
+def _admin_named(rule: CompiledAdminRule, classes: list[PodClass], atoms: PortAtoms) -> Mask:
+    """classes x words: the ports `rule` selects towards each class (named ports resolved)."""
+    by_ports: dict[object, Mask] = {}
+    out = np.empty((len(classes), atoms.words), dtype=np.uint64)
+    for i, c in enumerate(classes):
+        found = by_ports.get(c.representative.ports)
+        if found is None:
+            found = by_ports[c.representative.ports] = atoms.mask(
+                rule.connections_for(c.representative)
+            )
+        out[i] = found
+    return out
 
 
 def _named_port_masks(
@@ -385,54 +619,18 @@ def _port_sets(evaluator: Evaluator, classes: list[PodClass]) -> list[Connection
         for cport in c.representative.ports:
             if (cport.protocol, cport.name) in named:
                 numbers.add((cport.protocol, cport.port))
+    for tier_policy in evaluator.tiers.all:
+        for admin_rule in (*tier_policy.ingress, *tier_policy.egress):
+            sets.setdefault(admin_rule.static_connections(), None)
+            names = {p.port for p in admin_rule.ports if isinstance(p.port, str)}
+            for c in classes:
+                for cport in c.representative.ports:
+                    if cport.name in names:
+                        # a cluster-wide named port matches the name in any protocol
+                        numbers.add((cport.protocol, cport.port))
     for protocol, number in sorted(numbers):
         sets.setdefault(ConnectionSet.port(protocol, number), None)
     return list(sets)
-
-
-@dataclass(slots=True)
-class RuleEntries:
-    """Every (src, dst) each rule allows, before rules are OR-ed: keys `src * n_dst + dst`,
-    the ports per entry, and the rule (its index in the table) per entry."""
-
-    keys: NDArray[np.int64]
-    masks: Mask
-    rules: NDArray[np.int64]
-
-
-def rule_entries(
-    rules: RuleTable,
-    direction: str,
-    n_dst: int,
-    words: int,
-    outside: bool = False,
-) -> RuleEntries:
-    """Every (src, dst) that each rule of `rules` allows, rule by rule.
-
-    For ingress the policy's selected classes are the destinations and the peers the sources;
-    for egress the other way round. With `outside`, the peers are outside atoms.
-    """
-    keys: list[NDArray[np.int64]] = []
-    masks: list[Mask] = []
-    owners: list[NDArray[np.int64]] = []
-    peers_of = rules.peers_outside if outside else rules.peers
-    for r, subjects in enumerate(rules.selects):
-        peers = peers_of[r]
-        if not len(subjects) or not len(peers):
-            continue
-        srcs, dsts = (peers, subjects) if direction == "ingress" else (subjects, peers)
-        keys.append(np.add.outer(srcs * n_dst, dsts).ravel())
-        owners.append(np.full(len(srcs) * len(dsts), r, dtype=np.int64))
-        named = rules.by_destination.get(r)
-        if named is None or (outside and direction == "egress"):
-            masks.append(np.broadcast_to(rules.static[r], (len(srcs) * len(dsts), words)))
-        else:
-            # named ports resolve on the destination: the columns of the outer product
-            masks.append(np.tile(named[dsts], (len(srcs), 1)))
-    if not keys:
-        empty = np.zeros(0, dtype=np.int64)
-        return RuleEntries(empty, np.zeros((0, words), dtype=np.uint64), empty)
-    return RuleEntries(np.concatenate(keys), np.concatenate(masks), np.concatenate(owners))
 
 
 def _dictionaries(result: Connectivity) -> tuple[dict[tuple[int, int], ConnectionSet], ...]:
@@ -556,7 +754,8 @@ def compute_connectivity(
     columns = PodColumns([c.representative for c in classes])
     uses_ipv6 = any(p.ip is not None and ":" in p.ip for p in cluster.pods)
     outside = address_atoms(
-        [*ip_block_sets(evaluator.policies), *outside_cuts], ipv6=uses_ipv6 or None
+        [*ip_block_sets(evaluator.policies), *tier_network_sets(evaluator.tiers), *outside_cuts],
+        ipv6=uses_ipv6 or None,
     )
     atoms = PortAtoms(_port_sets(evaluator, classes))
     ingress = _rules(evaluator, columns, classes, outside, atoms, "ingress")
@@ -572,6 +771,11 @@ def compute_connectivity(
         return result
     n, e_count = len(classes), len(outside)
     result.relations = _pair_relations(ingress, egress, n, e_count, atoms)
+    if evaluator.tiers:
+        result.tier_tables = {
+            d: _tier_table(evaluator.tiers, d, columns, classes, outside, atoms)
+            for d in ("ingress", "egress")
+        }
     if progress is not None:
         progress(n + e_count, n + e_count)
     result.timings["combine"] = time.perf_counter() - after_rules

@@ -30,6 +30,16 @@ holds for *every* counted workload of it (so one open workload keeps it at an ea
 3. `egress-with-dns`: besides, every workload is isolated for egress and none has DNS blocked
    (`netpolicy.analysis.dns.dns_reach`: UDP and TCP 53 to the cluster DNS).
 
+Cluster-wide guardrails (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+ClusterNetworkPolicy) isolate too: a workload counts as isolated in a direction when a
+NetworkPolicy isolates it there, or when the tier chain leaves some of its traffic in that
+direction with the input's pods and outside ranges not allowed (an Admin Deny, a Baseline Deny
+where no NetworkPolicy selects it; `Connectivity.guarded`). So guardrails carry a namespace
+through steps 1 and 3 (DNS is then asked of the tier chain), but not through step 2: that
+step is the namespace owners' own intent, and a workload isolated for ingress only by
+guardrails blocks it (`guardrailsOnly`) until a NetworkPolicy of its namespace says what may
+come in. An Admin Allow alone isolates nothing (what it allows was allowed anyway).
+
 A namespace without counted workloads (declared empty, or only host-network pods) is at step
 `no-workloads`, outside the path: it is listed with zero counts and no next step.
 
@@ -45,7 +55,7 @@ never pods squared.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, zip_longest
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +93,8 @@ BLOCKING_REASONS = {
     "(no rule lets anything in, no policy of its own)",
     "egressOpen": "not isolated for egress",
     "dnsBlocked": "isolated for egress, but DNS is blocked",
+    "guardrailsOnly": "isolated for ingress only by cluster-wide guardrails "
+    "(no NetworkPolicy of its namespace states what may come in)",
 }
 """Why a workload keeps its namespace from the next step: stable id -> what it means."""
 
@@ -162,6 +174,9 @@ class WorkloadCoverage:
     """The outside addresses (ranges cut by the input's ipBlocks) that may connect to it."""
     outside_ports: ConnectionSet
     """The ports some outside address may use towards it."""
+    guardrails_only: tuple[str, ...] = ()
+    """The directions (`ingress`, `egress`) in which only cluster-wide guardrails isolate it:
+    isolated, with some pod that no NetworkPolicy isolates there."""
 
     @property
     def exposed(self) -> bool:
@@ -439,7 +454,11 @@ def coverage(result: Connectivity) -> Coverage:
     )
     outside_of = _outside(result)
     intent = _ingress_intent(result)
-    dns = dns_reach(result) if any(result.isolated_egress) else {}
+    # guardrails isolate too: a class whose side they leave some traffic not allowed
+    guarded_in, guarded_out = result.guarded() if result.has_pairs else ((), ())
+    iso_in = [a or bool(b) for a, b in zip_longest(result.isolated_ingress, guarded_in)]
+    iso_out = [a or bool(b) for a, b in zip_longest(result.isolated_egress, guarded_out)]
+    dns = dns_reach(result) if any(iso_out) else {}
     ranges_cache: dict[tuple[int, ...], IntervalSet] = {}
 
     def outside_ranges(atoms: list[int]) -> IntervalSet:
@@ -476,14 +495,22 @@ def coverage(result: Connectivity) -> Coverage:
                 w.name,
                 w.kind,
                 w.pods,
-                all(result.isolated_ingress[c] for c in cs),
-                all(result.isolated_egress[c] for c in cs),
+                all(iso_in[c] for c in cs),
+                all(iso_out[c] for c in cs),
                 all(intent[c] for c in cs),
                 tuple(p for p in ("UDP", "TCP") if p in blocked),
                 reaching,
                 from_every_pod,
                 outside_ranges(atoms) if atoms else IntervalSet.empty(),
                 ports,
+                tuple(
+                    d
+                    for d, iso, np_iso in (
+                        ("ingress", iso_in, result.isolated_ingress),
+                        ("egress", iso_out, result.isolated_egress),
+                    )
+                    if all(iso[c] for c in cs) and not all(np_iso[c] for c in cs)
+                ),
             )
         )
     workloads.sort(key=lambda x: x.name)
@@ -611,7 +638,11 @@ def _namespace(
             INGRESS_DEFAULT_DENY,
             tuple(ingress_open),
         )
-    no_allow = [Blocker(w.name, "defaultDenyOnly") for w in members if not w.ingress_intent]
+    no_allow = [
+        Blocker(w.name, "guardrailsOnly" if "ingress" in w.guardrails_only else "defaultDenyOnly")
+        for w in members
+        if not w.ingress_intent
+    ]
     if no_allow:
         return NamespaceCoverage(
             name,

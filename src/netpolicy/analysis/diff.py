@@ -9,17 +9,17 @@ of changes or connections: rows are compared while they are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from netpolicy.analysis.classes import ip_block_sets
+from netpolicy.analysis.classes import ip_block_sets, tier_network_sets
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import ConnectionRows
-from netpolicy.model import Cluster
+from netpolicy.model import Cluster, ClusterPolicy
 from netpolicy.semantics import ConnectionSet, Evaluator, HostNetworkMode, IntervalSet
 from netpolicy.semantics.addresses import IPV6
 
@@ -67,7 +67,8 @@ class LostConnection:
 
 @dataclass(frozen=True, slots=True)
 class Isolation:
-    """An endpoint on both sides that a direction's policies isolate only after the change,
+    """An endpoint on both sides that a direction's policies isolate only after the change
+    (a NetworkPolicy selects it, or guardrails leave some of its traffic not allowed),
     with the traffic it loses in that direction (pairs losing a port, losing all of them)."""
 
     endpoint: str
@@ -86,6 +87,62 @@ class Exposure:
     outside: int  # outside ranges
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailChange:
+    """An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy that one
+    side has and the other not (`added`, `removed`), or that both have, written differently
+    (`changed`, with the parts that differ: `priority 10 -> 5`, `tier`, `subject`, `ingress
+    rules`, `egress rules`)."""
+
+    policy: str
+    """`ANP deny-tenants`, `BANP default`, `CNP guard`."""
+    change: ChangeKind
+    tier: str
+    priority: int
+    """The NEW side's (the OLD side's for a removed policy)."""
+    parts: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """`changed ANP deny-tenants (Admin, priority 5): priority 10 -> 5, ingress rules`."""
+        where = f"{self.tier}, priority {self.priority}"
+        what = f": {', '.join(self.parts)}" if self.parts else ""
+        return f"{self.change} {self.policy} ({where}){what}"
+
+
+def guardrail_changes(
+    old: Iterable[ClusterPolicy], new: Iterable[ClusterPolicy]
+) -> list[GuardrailChange]:
+    """The cluster-wide policies added, removed or changed from `old` to `new` (one object is
+    its kind and name), Admin tier first, then by priority and name."""
+    before = {(p.kind, p.name): p for p in old}
+    after = {(p.kind, p.name): p for p in new}
+    out: list[GuardrailChange] = []
+    for key in before.keys() | after.keys():
+        was, now = before.get(key), after.get(key)
+        if was == now:
+            continue
+        shown = now if now is not None else was
+        assert shown is not None
+        if was is None or now is None:
+            kind: ChangeKind = "added" if was is None else "removed"
+            out.append(GuardrailChange(shown.key, kind, shown.tier, shown.priority))
+            continue
+        parts = []
+        if was.priority != now.priority:
+            parts.append(f"priority {was.priority} -> {now.priority}")
+        if was.tier != now.tier:
+            parts.append(f"tier {was.tier} -> {now.tier}")
+        if (was.namespace_selector, was.pod_selector) != (now.namespace_selector, now.pod_selector):
+            parts.append("subject")
+        if was.ingress != now.ingress:
+            parts.append("ingress rules")
+        if was.egress != now.egress:
+            parts.append("egress rules")
+        out.append(GuardrailChange(now.key, "changed", now.tier, now.priority, tuple(parts)))
+    out.sort(key=lambda c: (c.tier != "Admin", c.priority, c.policy))
+    return out
+
+
 @dataclass(slots=True)
 class DiffSummary:
     """What people act on: counts, newly isolated endpoints, new exposure."""
@@ -99,6 +156,8 @@ class DiffSummary:
     opened: list[tuple[str, Direction]] = field(default_factory=list)
     """Endpoints on both sides isolated before and no longer after, per direction."""
     exposure: list[Exposure] = field(default_factory=list)
+    guardrails: list[GuardrailChange] = field(default_factory=list)
+    """Cluster-wide policies added, removed or changed (whatever their effect on the pairs)."""
 
     @property
     def total(self) -> int:
@@ -106,10 +165,24 @@ class DiffSummary:
 
 
 def _isolation(rows: ConnectionRows, result: Connectivity) -> tuple[NDArray[np.bool_], ...]:
-    """Per endpoint of `rows`: isolated for ingress, for egress (all its pods), is a range."""
+    """Per endpoint of `rows`: isolated for ingress, for egress (all its pods), is a range.
+
+    A pod is isolated in a direction when a NetworkPolicy selects it there, or when the
+    cluster-wide tiers leave some of its traffic in that direction not allowed (a guardrail
+    decides its traffic: an Admin Deny, a Baseline Deny where no NetworkPolicy selects it).
+    """
     n = len(result.classes)
-    ingress = np.array([*result.isolated_ingress, *([False] * len(result.outside))], dtype=bool)
-    egress = np.array([*result.isolated_egress, *([False] * len(result.outside))], dtype=bool)
+    guarded_in, guarded_out = result.guarded()
+    ingress = np.array(
+        [*(np.array(result.isolated_ingress, dtype=bool) | guarded_in)]
+        + [False] * len(result.outside),
+        dtype=bool,
+    )
+    egress = np.array(
+        [*(np.array(result.isolated_egress, dtype=bool) | guarded_out)]
+        + [False] * len(result.outside),
+        dtype=bool,
+    )
     size = len(rows.names)
     iso_in = np.zeros(size, dtype=bool)
     iso_out = np.zeros(size, dtype=bool)
@@ -146,6 +219,11 @@ class ConnectivityDiff:
         self._loses: dict[tuple[int, int], bool] = {}
         self.removes_ports = False
         self._removals_known = False  # after a full pass (summary): no need to look again
+        self.guardrails: list[GuardrailChange] = guardrail_changes(
+            (cp.policy for cp in old.evaluator.tiers.all),
+            (cp.policy for cp in new.evaluator.tiers.all),
+        )
+        """The cluster-wide policies added, removed or changed."""
 
     # ------------------------------------------------------------------ ids and port sets
 
@@ -262,7 +340,7 @@ class ConnectivityDiff:
         gains_pods = np.zeros(size, dtype=np.int64)
         gains_outside = np.zeros(size, dtype=np.int64)
         examples: dict[tuple[int, str, bool], list[LostConnection]] = {}
-        out = DiffSummary()
+        out = DiffSummary(guardrails=list(self.guardrails))
         for src, dsts, was, now in self:
             added = was == NOTHING
             removed = now == NOTHING
@@ -325,11 +403,12 @@ class ConnectivityDiff:
 
 
 def _common_cuts(sides: list[tuple[Cluster, Evaluator]]) -> list[IntervalSet]:
-    """The address sets both sides cut their outside ranges by: every ipBlock of either, and
-    IPv6 space when either side's pods use it (so both sides list the same ranges)."""
+    """The address sets both sides cut their outside ranges by: every ipBlock and guardrail
+    `networks` entry of either, and IPv6 space when either side's pods use it (so both sides
+    list the same ranges)."""
     cuts: dict[IntervalSet, None] = {}
     for cluster, evaluator in sides:
-        for block in ip_block_sets(evaluator.policies):
+        for block in [*ip_block_sets(evaluator.policies), *tier_network_sets(evaluator.tiers)]:
             cuts.setdefault(block, None)
         if any(p.ip is not None and ":" in p.ip for p in cluster.pods):
             cuts.setdefault(IPV6, None)
@@ -358,8 +437,10 @@ __all__ = [
     "ConnectivityDiff",
     "DiffSummary",
     "Exposure",
+    "GuardrailChange",
     "Isolation",
     "LostConnection",
     "change_kind",
     "connectivity_diff",
+    "guardrail_changes",
 ]

@@ -65,6 +65,10 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
     """
     servers = dns_classes(result)
     isolated = [i for i, flag in enumerate(result.isolated_egress) if flag]
+    if result.tier_tables is not None:
+        # guardrails may restrict a class no NetworkPolicy isolates: ask of those too
+        _, guarded = result.guarded()
+        isolated = sorted(set(isolated) | set(np.flatnonzero(guarded).tolist()))
     if not isolated:
         return {}
     evaluator = result.evaluator
@@ -87,6 +91,11 @@ def dns_reach(result: Connectivity) -> dict[int, DnsReach]:
             out[c] = DnsReach(c, blocked, names)
         return out
     reach = _egress_reach(result)
+    if result.tier_tables is not None:
+        # the egress side with the tier chain applied (an Admin Deny can cut what a
+        # NetworkPolicy allows): every column it reaches
+        for c in isolated:
+            reach[c] = np.bitwise_or.reduce(result.egress_side(c), axis=0)
     dns = ANY_DNS_PORTS["UDP"] | ANY_DNS_PORTS["TCP"]
     stand_ins = [_stand_in(evaluator, *server) for server in ABSENT_SERVERS]
     # the egress side towards a stand-in depends only on the egress rules selecting the source

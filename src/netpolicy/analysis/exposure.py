@@ -29,6 +29,20 @@ Semantics as netpol-analyzer's `list --exposure` (its goldens are the reference)
   (the pods are not in the input): they are kept by name (`TCP http`). Ingress named ports are
   resolved on the workload's own container ports.
 
+With cluster-wide guardrails (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+ClusterNetworkPolicy), as netpol-analyzer:
+
+- their `namespaces`/`pods` peers are representative peers too (`networks`, `nodes` and
+  `domainNames` name no pod beyond the input); a peer selecting every pod of every namespace
+  is the entire cluster;
+- a workload that a guardrail with rules in a direction selects is protected there, and its
+  exposure to each peer is the tier chain for that peer: the Admin rules naming it, first
+  match per port (Allow/Accept open, Deny close, Pass hands on); then its NetworkPolicies
+  where they isolate it, else the Baseline rules, then allow. The entire cluster is listed
+  where it may open any port, a representative wherever its ports differ from the entire
+  cluster's (a Deny can leave it `No Connections` where the entire cluster is open);
+- an egress named port of a guardrail stays a name without protocol (`local-port`).
+
 Everything is read from the engine's compiled rules (`Connectivity.rule_tables`: which classes
 each rule's policy selects) and the rules' own port matchers; the outside ranges come from the
 engine's rows. Nothing here decides a verdict a second time.
@@ -36,7 +50,7 @@ engine's rows. Nothing here decides a verdict a second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,7 +58,14 @@ import numpy as np
 
 from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.analysis.connlist import pod_name
-from netpolicy.model import NAMESPACE_NAME_LABEL, PROTOCOLS, LabelSelector, Peer, Protocol
+from netpolicy.model import (
+    NAMESPACE_NAME_LABEL,
+    PROTOCOLS,
+    AdminPeer,
+    LabelSelector,
+    Peer,
+    Protocol,
+)
 from netpolicy.semantics import (
     ALL_PORTS,
     CompiledRule,
@@ -56,6 +77,7 @@ from netpolicy.semantics import (
     selector_matches,
 )
 from netpolicy.semantics.addresses import V6_OFFSET
+from netpolicy.semantics.tiers import CompiledAdminRule, CompiledClusterPolicy, Tiers
 
 DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
 
@@ -65,10 +87,14 @@ DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
 
 @dataclass(frozen=True, slots=True)
 class ExposurePorts:
-    """Ports a peer may use: numbers (a ConnectionSet) and port names left unresolved."""
+    """Ports a peer may use: numbers (a ConnectionSet) and port names left unresolved.
+
+    A name's protocol is `""` for a cluster-wide rule's named port (it matches the name in
+    any protocol).
+    """
 
     connections: ConnectionSet = field(default_factory=ConnectionSet.none)
-    named: frozenset[tuple[Protocol, str]] = frozenset()
+    named: frozenset[tuple[Protocol | Literal[""], str]] = frozenset()
 
     def __or__(self, other: ExposurePorts) -> ExposurePorts:
         return ExposurePorts(self.connections | other.connections, self.named | other.named)
@@ -83,9 +109,12 @@ class ExposurePorts:
     def is_subset(self, other: ExposurePorts) -> bool:
         if not self.connections.is_subset(other.connections):
             return False
-        # a name is covered when the other side opens it by name, or every port of its protocol
+        # a name is covered when the other side opens it by name, or every port of its
+        # protocol (of every protocol, for a name without one)
         return all(
-            n in other.named or other.connections.ports(n[0]) == ALL_PORTS for n in self.named
+            n in other.named
+            or (other.connections.ports(n[0]) == ALL_PORTS if n[0] else other.is_all())
+            for n in self.named
         )
 
     def describe(self) -> str:
@@ -102,13 +131,14 @@ class ExposurePorts:
             names = sorted(n for p, n in self.named if p == proto)
             if numbers or names:
                 parts.append(f"{proto} " + ",".join(numbers + names))
+        parts += sorted(n for p, n in self.named if not p)
         return ",".join(parts)
 
     def to_contract(self) -> list[dict[str, object]]:
         """The `ports` list: ranges of the output contract, then `{"protocol", "name"}`."""
         out = self.connections.to_contract()
         if not self.is_all():
-            out += [{"protocol": p, "name": n} for p, n in sorted(self.named)]
+            out += [{"protocol": p, "name": n} if p else {"name": n} for p, n in sorted(self.named)]
         return out
 
 
@@ -126,6 +156,27 @@ def rule_ports(rule: CompiledRule, direction: Direction, subject: PodInfo) -> Ex
         return ExposurePorts(rule.connections_for(subject))
     named = frozenset((p.port.protocol, str(p.port.port)) for p in rule.ports if p.is_named)
     return ExposurePorts(rule.static_connections(), named)
+
+
+def tier_rule_ports(
+    rule: CompiledAdminRule, direction: Direction, subject: PodInfo
+) -> ExposurePorts:
+    """The ports a cluster-wide rule selects between its `subject` and a pod not in the input:
+    named ports resolve on the subject for ingress and stay names (any protocol) for egress."""
+    if direction == "ingress":
+        return ExposurePorts(rule.connections_for(subject))
+    named: frozenset[tuple[Protocol | Literal[""], str]] = frozenset(
+        ("", str(p.port)) for p in rule.ports if isinstance(p.port, str)
+    )
+    return ExposurePorts(rule.static_connections(), named)
+
+
+def admin_peer_selectors(peer: AdminPeer) -> Peer | None:
+    """A cluster-wide `namespaces`/`pods` peer as the selector pair it names (None for
+    `networks`, `nodes` and `domainNames`, which name no pod beyond the input)."""
+    if peer.namespace_selector is None or peer.networks:
+        return None
+    return Peer(pod_selector=peer.pod_selector, namespace_selector=peer.namespace_selector)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,19 +338,29 @@ class _Representatives:
     def __init__(self, result: Connectivity) -> None:
         self.items: list[_Representative] = []
         index: dict[tuple[object, ...], int] = {}
-        for cp in result.evaluator.policies:
-            for rule in (*cp.ingress, *cp.egress):
-                for cpeer in rule.peers:
-                    peer = cpeer.peer
-                    if peer is None or peer.ip_block is not None or is_entire_cluster(peer):
-                        continue
-                    exposed = _exposed_peer(peer, cp.policy.namespace)
-                    if exposed.key in index:
-                        continue
-                    ns_sel, pod_sel = _peer_selectors(peer, cp.policy.namespace)
-                    index[exposed.key] = len(self.items)
-                    labels_only = not ns_sel.match_expressions and not pod_sel.match_expressions
-                    self.items.append(_Representative(exposed, ns_sel, pod_sel, labels_only))
+        written: list[tuple[Peer | None, str]] = [
+            (cpeer.peer, cp.policy.namespace)
+            for cp in result.evaluator.policies
+            for rule in (*cp.ingress, *cp.egress)
+            for cpeer in rule.peers
+        ]
+        # cluster-wide peers always carry a namespace selector: no policy namespace to name
+        written += [
+            (admin_peer_selectors(cpeer.peer), "")
+            for tier_policy in result.evaluator.tiers.all
+            for admin_rule in (*tier_policy.ingress, *tier_policy.egress)
+            for cpeer in admin_rule.peers
+        ]
+        for peer, policy_namespace in written:
+            if peer is None or peer.ip_block is not None or is_entire_cluster(peer):
+                continue
+            exposed = _exposed_peer(peer, policy_namespace)
+            if exposed.key in index:
+                continue
+            ns_sel, pod_sel = _peer_selectors(peer, policy_namespace)
+            index[exposed.key] = len(self.items)
+            labels_only = not ns_sel.match_expressions and not pod_sel.match_expressions
+            self.items.append(_Representative(exposed, ns_sel, pod_sel, labels_only))
         self._drop_matched_by_input(result)
         self._by_both: dict[tuple[Canon, Canon], list[int]] = {}
         self._by_ns: dict[Canon, list[int]] = {}
@@ -428,16 +489,19 @@ def compute_exposure(
             held = table.get(key)
             table[key] = (peer, ports if held is None else held[1] | ports)
 
+    tiers = result.evaluator.tiers
     for direction in DIRECTIONS:
         table = result.rule_tables[direction]
         isolated = result.isolated_ingress if direction == "ingress" else result.isolated_egress
+        tier_rules = _TierRules(tiers, reps, direction) if tiers else None
         rules_of: list[list[int]] = [[] for _ in result.classes]
         for r, subjects in enumerate(table.selects):
             for c in subjects.tolist():
                 rules_of[c].append(r)
         for cls in result.classes:
             workloads = names[cls.index]
-            if not isolated[cls.index]:
+            guarded = tier_rules.of(cls.representative) if tier_rules is not None else None
+            if not isolated[cls.index] and guarded is None:
                 unprotected.update((w, direction) for w in workloads if wanted(w))
                 add(direction, workloads, ENTIRE_CLUSTER, ALL_PORTS_EXPOSED)
                 continue
@@ -455,6 +519,17 @@ def compute_exposure(
                         for i in reps.named_by(cpeer.peer, cpeer.policy_namespace):
                             held = per_rep.get(i)
                             per_rep[i] = ports if held is None else held | ports
+            if guarded is not None:
+                for peer, ports in _guarded_exposure(
+                    guarded,
+                    reps,
+                    cls.representative,
+                    direction,
+                    entire if isolated[cls.index] else None,
+                    per_rep,
+                ):
+                    add(direction, workloads, peer, ports)
+                continue
             if not entire.is_empty():
                 add(direction, workloads, ENTIRE_CLUSTER, entire)
             for i, ports in per_rep.items():
@@ -481,6 +556,118 @@ def compute_exposure(
         for w, d in sorted(unprotected, key=lambda x: (x[0], DIRECTIONS.index(x[1])))
     ]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _TierRule:
+    """A cluster-wide rule of one direction with the peers it names beyond the input."""
+
+    rule: CompiledAdminRule
+    action: str
+    """`allow` (Allow/Accept), `deny` or `pass`."""
+    entire: bool
+    """A peer selects every pod of every namespace."""
+    named: frozenset[int]
+    """The representatives a peer names (as `_Representatives.named_by`)."""
+
+
+class _TierRules:
+    """The cluster-wide rules of a direction, per tier in evaluation order."""
+
+    def __init__(self, tiers: Tiers, reps: _Representatives, direction: Direction) -> None:
+        self.direction = direction
+
+        def compiled(tier: str) -> list[tuple[CompiledClusterPolicy, list[_TierRule]]]:
+            out: list[tuple[CompiledClusterPolicy, list[_TierRule]]] = []
+            for cp in tiers.tier(tier):
+                rules = []
+                for rule in cp.rules(direction):
+                    entire, named = False, set()
+                    for cpeer in rule.peers:
+                        peer = admin_peer_selectors(cpeer.peer)
+                        if peer is None:
+                            continue
+                        entire = entire or is_entire_cluster(peer)
+                        named.update(reps.named_by(peer, ""))
+                    action = "allow" if rule.allows else rule.action.lower()
+                    rules.append(_TierRule(rule, action, entire, frozenset(named)))
+                if rules:
+                    out.append((cp, rules))
+            return out
+
+        self.admin = compiled("Admin")
+        self.baseline = compiled("Baseline")
+
+    def of(self, subject: PodInfo) -> tuple[list[_TierRule], list[_TierRule]] | None:
+        """The Admin and Baseline rules of the policies selecting `subject`, in order; None
+        when no cluster-wide policy with rules in this direction selects it."""
+        admin = [r for cp, rules in self.admin if cp.selects(subject) for r in rules]
+        baseline = [r for cp, rules in self.baseline if cp.selects(subject) for r in rules]
+        return (admin, baseline) if admin or baseline else None
+
+
+def _first_match(
+    rules: list[tuple[_TierRule, ExposurePorts]],
+    matches: Callable[[_TierRule], bool],
+    open_ports: ConnectionSet,
+) -> tuple[ExposurePorts, ConnectionSet]:
+    """One tier, first match per port over `open_ports`: (allowed, left to the next tier).
+
+    Names left unresolved (egress named ports) are allowed by name; they take no numbered
+    port from later rules.
+    """
+    remaining, passed, allowed = open_ports, ConnectionSet.none(), NO_PORTS
+    for rule, ports in rules:
+        if not matches(rule):
+            continue
+        hit = ports.connections & remaining
+        if rule.action == "allow":
+            allowed = allowed | ExposurePorts(hit, ports.named)
+        elif rule.action == "pass":
+            # "Pass: skips all further rules in the current tier": on to the next tier
+            passed = passed | hit
+        remaining = remaining - hit
+    return allowed, remaining | passed
+
+
+def _names(rep: int) -> Callable[[_TierRule], bool]:
+    """Whether a cluster-wide rule names representative `rep` (or the entire cluster)."""
+    return lambda rule: rule.entire or rep in rule.named
+
+
+def _guarded_exposure(
+    guarded: tuple[list[_TierRule], list[_TierRule]],
+    reps: _Representatives,
+    subject: PodInfo,
+    direction: Direction,
+    np_entire: ExposurePorts | None,
+    np_per_rep: dict[int, ExposurePorts],
+) -> Iterator[tuple[ExposedPeer, ExposurePorts]]:
+    """The exposure of a workload that cluster-wide rules select in `direction`: per peer
+    beyond the input, the tier chain (Admin, then its NetworkPolicies where they isolate it
+    (`np_entire` not None), else Baseline, then allow). The entire cluster is listed where
+    it may open any port, a representative where it differs from the entire cluster."""
+    admin = [(r, tier_rule_ports(r.rule, direction, subject)) for r in guarded[0]]
+    baseline = [(r, tier_rule_ports(r.rule, direction, subject)) for r in guarded[1]]
+
+    def verdict(matches: Callable[[_TierRule], bool], np_ports: ExposurePorts) -> ExposurePorts:
+        allowed, through = _first_match(admin, matches, ConnectionSet.all())
+        if np_entire is not None:
+            # the NetworkPolicies decide what the Admin tier left (names kept while any
+            # port of their protocol is left)
+            names = frozenset(n for n in np_ports.named if not n[0] or through.ports(n[0]))
+            return allowed | ExposurePorts(np_ports.connections & through, names)
+        base_allowed, rest = _first_match(baseline, matches, through)
+        return allowed | base_allowed | ExposurePorts(rest)
+
+    entire = verdict(lambda r: r.entire, np_entire or NO_PORTS)
+    if not entire.is_empty():
+        yield ENTIRE_CLUSTER, entire
+    for i, rep in enumerate(reps.items):
+        np_ports = (np_entire or NO_PORTS) | np_per_rep.get(i, NO_PORTS)
+        ports = verdict(_names(i), np_ports)
+        if not (ports.is_subset(entire) and entire.is_subset(ports)):
+            yield rep.peer, ports
 
 
 def _peer_order(peer: ExposedPeer) -> tuple[int, str]:

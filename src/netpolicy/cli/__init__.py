@@ -11,13 +11,25 @@ import typer
 
 from netpolicy import api
 from netpolicy.analysis.endpoints import EndpointError
-from netpolicy.cli._common import HostNetwork, Paths, err, fail, load, out, write_chunks
+from netpolicy.cli._common import (
+    HostNetwork,
+    Paths,
+    cluster_options,
+    err,
+    fail,
+    load,
+    out,
+    write_chunks,
+)
 from netpolicy.cli._common import host_network_mode as _host_network
 from netpolicy.cli.blast import blast_command
 from netpolicy.cli.coverage import coverage_command
 from netpolicy.cli.diff import diff_command
+from netpolicy.cli.dump import dump_command
+from netpolicy.cli.generate import generate_command
 from netpolicy.cli.lab import lab_app
 from netpolicy.cli.lint import lint_command
+from netpolicy.cli.report import report_command
 from netpolicy.cli.suggest import suggestion_doc, suggestion_for, suggestion_text
 from netpolicy.load import gc_paused
 from netpolicy.model import PROTOCOLS, Protocol
@@ -45,6 +57,7 @@ def _profile(timings: api.Timings) -> None:
 
 
 @app.command()
+@cluster_options
 def analyze(paths: Paths = None, host_network: HostNetwork = "node") -> None:
     """What can talk to what: isolation per namespace, allowed connections, warnings."""
     mode = _host_network(host_network)
@@ -56,6 +69,7 @@ def analyze(paths: Paths = None, host_network: HostNetwork = "node") -> None:
 
 
 @app.command()
+@cluster_options
 def connlist(
     paths: Paths = None,
     output: Annotated[
@@ -66,7 +80,11 @@ def connlist(
     ] = None,
     namespace: Annotated[
         str | None,
-        typer.Option("-n", "--namespace", help="Only connections touching this namespace."),
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="Only connections touching this namespace (from a cluster: only it is read).",
+        ),
     ] = None,
     workloads: Annotated[
         bool | None,
@@ -186,6 +204,7 @@ def parse_port(text: str) -> tuple[Protocol, int | str]:
 
 
 @app.command()
+@cluster_options
 def explain(
     src: Annotated[str, typer.Argument(help="Source: ns/name (pod or workload) or an IP address.")],
     dst: Annotated[
@@ -251,10 +270,13 @@ def explain(
         raise typer.Exit(1)
 
 
-app.command(name="lint")(lint_command)
-app.command(name="coverage")(coverage_command)
-app.command(name="diff")(diff_command)
-app.command(name="blast-radius")(blast_command)
+app.command(name="lint")(cluster_options(lint_command))
+app.command(name="coverage")(cluster_options(coverage_command))
+app.command(name="diff")(cluster_options(diff_command))
+app.command(name="blast-radius")(cluster_options(blast_command))
+app.command(name="dump")(cluster_options(dump_command))
+app.command(name="report")(cluster_options(report_command))
+app.command(name="generate")(cluster_options(generate_command))
 
 
 @app.command()
@@ -297,8 +319,12 @@ def enforce(
             err.print(f"table inet {table} {'removed' if removed else 'was not loaded'}")
             return
         if stats:
-            for st in rule_stats(table, netns):
-                out.print(f"{st.packets:>10} pkts {st.bytes:>12} bytes  {st.chain:<8} {st.comment}")
+            counted = rule_stats(table, netns)
+            width = max((len(st.chain) for st in counted), default=0)
+            for st in counted:
+                out.print(
+                    f"{st.packets:>10} pkts {st.bytes:>12} bytes  {st.chain:<{width}} {st.comment}"
+                )
             return
         data = load(paths)
         cluster = data.cluster
@@ -322,7 +348,7 @@ def enforce(
             apply_ruleset(text, table, netns)
             err.print(f"table inet {table} loaded ({text.count(chr(10))} lines)")
         else:
-            sys.stdout.write(text)
+            write_chunks([text])
     except EnforceError as e:
         fail(str(e))
 

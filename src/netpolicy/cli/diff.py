@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from netpolicy import api
-from netpolicy.cli._common import HostNetwork, err, fail, host_network_mode, write_chunks
+from netpolicy.cli._common import (
+    HostNetwork,
+    cluster_options_given,
+    err,
+    fail,
+    host_network_mode,
+    load_cluster,
+    write_chunks,
+)
 from netpolicy.load import gc_paused
 from netpolicy.render.diff import FORMATS, diff_chunks
 
@@ -17,7 +25,8 @@ Inputs = Annotated[
     list[str] | None,
     typer.Argument(
         help="OLD NEW: two manifest files or directories (- for stdin on one side). "
-        "With --base: the PATHs to compare (default: the current directory).",
+        "With --base: the PATHs to compare (default: the current directory). "
+        "With --cluster: NEW alone (the cluster is OLD).",
         show_default=False,
     ),
 ]
@@ -41,6 +50,14 @@ def _side(data: api.Input, role: str) -> api.Input:
 
 
 def _inputs(paths: list[str], base: str | None) -> tuple[api.Input, api.Input]:
+    options = cluster_options_given()
+    if options.live:
+        if base is not None or len(paths) != 1:
+            fail("with a cluster, diff takes one PATH: the cluster is OLD, PATH is NEW")
+        old = _side(load_cluster(options), "OLD (the cluster)")
+        return old, _side(api.load_input(paths, sys.stdin), "NEW")
+    if options.namespace is not None or options.all_namespaces:
+        fail("-n and --all-namespaces choose what is read from a cluster: add --cluster")
     if base is not None:
         paths = paths or ["."]
         if "-" in paths:

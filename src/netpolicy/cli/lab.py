@@ -307,12 +307,15 @@ def _time_line(report: LabReport) -> str:
                 ("engine", "engine"),
                 ("expected", "expected verdicts"),
                 ("cross-check", "cross-check"),
+                ("ruleset", "ruleset"),
             )
             if key in analysis
         ]
         parts.append(f"analysis {t['analysis']:.2f}s" + (f" ({', '.join(inner)})" if inner else ""))
+    if "build" in t:
+        inner = [f"{key} {seconds:.2f}s" for key, seconds in report.build_timings.items()]
+        parts.append(f"build {t['build']:.2f}s" + (f" ({', '.join(inner)})" if inner else ""))
     for key, label in (
-        ("build", "build"),
         ("apply", "apply ruleset"),
         ("probe", "probe"),
         ("teardown", "teardown"),

@@ -52,17 +52,18 @@ class RuleStat:
 
 
 def rule_stats(table: str = DEFAULT_TABLE, netns: str | None = None) -> list[RuleStat]:
-    """Counter values of every rule of our table, with the policy rule each comes from."""
+    """Counter values of every rule of our table that counts, with the policy rule each comes
+    from (the dispatch rules, `jump` and `vmap`, have no counter and are left out)."""
     doc = json.loads(_nft(["-j", "list", "table", "inet", table], netns=netns))
     stats = []
     for item in doc.get("nftables", []):
         rule = item.get("rule")
         if not rule:
             continue
-        packets = byte_count = 0
-        for expr in rule.get("expr", []):
-            if "counter" in expr:
-                packets = expr["counter"].get("packets", 0)
-                byte_count = expr["counter"].get("bytes", 0)
+        counters = [expr["counter"] for expr in rule.get("expr", []) if "counter" in expr]
+        if not counters:
+            continue
+        packets = counters[-1].get("packets", 0)
+        byte_count = counters[-1].get("bytes", 0)
         stats.append(RuleStat(rule["chain"], rule.get("comment", ""), packets, byte_count))
     return stats

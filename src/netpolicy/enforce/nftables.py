@@ -2,20 +2,34 @@
 
 The table filters forwarded traffic between pods (a router or node namespace sees every
 packet between pods and to the outside). A packet from S to D is accepted iff S's egress and
-D's ingress both allow it, exactly as `netpolicy.semantics` decides:
+D's ingress both allow it, exactly as `netpolicy.semantics` decides. Each packet goes to the
+rules of the policies that select its endpoints through a verdict map keyed by address (a
+hash lookup), never through a walk over every policy's rules:
 
-    forward:  ct state established,related accept
-              ip saddr @egress_isolated jump egress    (returns when some egress rule matches)
-              ip daddr @ingress_isolated jump ingress  (accepts when some ingress rule matches)
-    egress:   one rule per (policy, rule, port group): ip saddr @selected ip daddr @peers ... return
-              then reject
-    ingress:  one rule per (policy, rule, port group): ip daddr @selected ip saddr @peers ... accept
-              then reject
+    forward:        ct state established,related accept
+                    ip saddr vmap @egress_isolated_ip    S isolated: jump to S's egress class
+                    goto ingress
+    egress_cN:      jump pI_egress, one per policy selecting the class's pods for egress,
+                    then goto egress_denied
+    pI_egress:      one rule per (rule, port group): ip daddr @peers ... goto ingress
+    ingress:        ip daddr vmap @ingress_isolated_ip   D isolated: jump to D's ingress class
+                    accept
+    ingress_cN:     jump pI_ingress ..., then goto ingress_denied
+    pI_ingress:     one rule per (rule, port group): ip saddr @peers ... accept
+    *_denied:       reject
 
-Selected pods and peers are named sets, so the ruleset grows with the policies, not with
-pods squared. Named ports are resolved per destination pod: a rule with named ports gets one
-nft rule per distinct resolved port set, each with the destinations that resolve to it.
-Every rule carries a counter and a comment naming the policy and rule it comes from.
+A class is the pods (addresses) selected by the same policies in one direction; pods
+isolated by policies without rules map straight to the `*_denied` chain. An egress rule that
+matches goes on to the destination's ingress; `ingress` ends in an explicit `accept` because
+it is also entered by `goto` from inside a jump, where falling off its end would return into
+the egress class chain.
+
+Peers are named sets and every policy rule is rendered once, in its policy's chain, so the
+ruleset grows with the policies (plus one map element per pod and one short chain per class),
+not with pods squared. Named ports are resolved per destination pod: a rule with named ports
+gets one nft rule per distinct resolved port set, each with the destinations that resolve to
+it (as a set of selected pods, where they are not all of them). Every rule of a policy
+carries a counter and a comment naming the policy rule it comes from.
 """
 
 from __future__ import annotations
@@ -26,7 +40,6 @@ from dataclasses import dataclass
 
 from netpolicy.model import PROTOCOLS, Cluster
 from netpolicy.semantics import (
-    CompiledPolicy,
     CompiledRule,
     ConnectionSet,
     Evaluator,
@@ -36,6 +49,7 @@ from netpolicy.semantics import (
 from netpolicy.semantics.addresses import IPV4, IPV6, format_address
 
 DEFAULT_TABLE = "netpolicy"
+DIRECTIONS = ("egress", "ingress")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +106,16 @@ def _ports_expr(conns: ConnectionSet) -> list[str]:
     return exprs
 
 
+def _rule(*parts: str) -> str:
+    """One rule line of a chain: its non-empty parts, separated by single spaces."""
+    return "\t\t" + " ".join(p for p in parts if p)
+
+
 class _Writer:
     def __init__(self, options: RulesetOptions) -> None:
         self.options = options
+        self.counter = "counter" if options.counters else ""
         self.sets: list[str] = []
-        self.egress: list[str] = []
-        self.ingress: list[str] = []
         self._set_names: dict[tuple[str, tuple[tuple[int, int], ...]], str] = {}
 
     def named_set(
@@ -127,6 +145,17 @@ def _pod_addresses(infos: Iterable[PodInfo]) -> IntervalSet:
     return IntervalSet((i.address, i.address) for i in infos if i.address is not None)
 
 
+def _family_of(address: int) -> _Family:
+    return FAMILIES[0] if address in FAMILIES[0].space else FAMILIES[1]
+
+
+def _chain(name: str, body: Iterable[str], comment: str = "") -> list[str]:
+    head = [f"\tchain {name} {{"]
+    if comment:
+        head.append(f'\t\tcomment "{comment}"')
+    return [*head, *body, "\t}"]
+
+
 def render_ruleset(cluster: Cluster, options: RulesetOptions | None = None) -> str:
     """The nftables table enforcing the cluster's policies (pure: no I/O)."""
     options = options or RulesetOptions()
@@ -134,51 +163,89 @@ def render_ruleset(cluster: Cluster, options: RulesetOptions | None = None) -> s
     pods = [p for p in cluster.pods if not p.host_network]
     infos = [evaluator.pod_info(p) for p in pods]
     w = _Writer(options)
-    counter = " counter" if options.counters else ""
-    isolated: dict[str, list[PodInfo]] = {"ingress": [], "egress": []}
+    # per direction: the isolated addresses, each with the policy chains that apply to it
+    dispatch: dict[str, dict[int, list[str]]] = {d: {} for d in DIRECTIONS}
     for info in infos:
-        for direction in ("ingress", "egress"):
+        if info.address is None:
+            continue
+        for direction in DIRECTIONS:
             if evaluator.policies_selecting(info, direction):  # type: ignore[arg-type]
-                isolated[direction].append(info)
+                dispatch[direction].setdefault(info.address, [])
+    policy_chains: list[str] = []
     for index, cp in enumerate(evaluator.policies):
         selected = [i for i in infos if cp.selects(i)]
-        for rule in (*cp.egress, *cp.ingress):
-            _render_rule(w, index, cp, rule, selected, infos, counter)
+        for direction in DIRECTIONS:
+            body: list[str] = []
+            for rule in cp.rules(direction):  # type: ignore[arg-type]
+                body += _render_rule(w, index, rule, selected, infos)
+            if not body:
+                continue
+            name = f"p{index}_{direction}"
+            policy_chains += _chain(name, body, f"{cp.key} {direction}")
+            for info in selected:
+                if info.address is not None:
+                    # a rule only exists in a direction the policy isolates
+                    dispatch[direction].setdefault(info.address, []).append(name)
     lines = [
         f"# netpolicy: NetworkPolicy enforcement for {len(pods)} pods, "
         f"{len(cluster.policies)} policies",
         f"table inet {options.table} {{",
     ]
-    iso_sets = {}
-    for direction, members in isolated.items():
-        for fam in FAMILIES:
-            addrs = _pod_addresses(members) & fam.space
-            if addrs or fam.name == "ip":
-                iso_sets[(direction, fam.name)] = w.named_set(
-                    f"{direction}_isolated", fam, addrs, shared=False
-                )
     lines += w.sets
+    class_chains: list[str] = []
+    maps: dict[tuple[str, str], str] = {}
+    for direction in DIRECTIONS:
+        classes: dict[tuple[str, ...], str] = {}
+        elements: dict[str, list[str]] = {fam.name: [] for fam in FAMILIES}
+        for address in sorted(dispatch[direction]):
+            jumps = tuple(dict.fromkeys(dispatch[direction][address]))
+            target = classes.get(jumps)
+            if target is None:
+                target = f"{direction}_denied"
+                if jumps:
+                    target = classes[jumps] = f"{direction}_c{len(classes) + 1}"
+                    body = [f"\t\tjump {chain}" for chain in jumps]
+                    class_chains += _chain(target, [*body, f"\t\tgoto {direction}_denied"])
+            elements[_family_of(address).name].append(f"{format_address(address)} : jump {target}")
+        for fam in FAMILIES:
+            if elements[fam.name] or fam.name == "ip":
+                name = maps[(direction, fam.name)] = f"{direction}_isolated_{fam.name}"
+                body_text = f"\t\ttype {fam.addr_type} : verdict\n"
+                if elements[fam.name]:
+                    body_text += "\t\telements = { " + ", ".join(elements[fam.name]) + " }\n"
+                lines.append(f"\tmap {name} {{\n{body_text}\t}}\n")
+    lines += policy_chains
+    lines += class_chains
     reject_other = "reject with icmpx type admin-prohibited" if options.reject else "drop"
     reject_tcp = "reject with tcp reset" if options.reject and options.tcp_reset else reject_other
-    for direction, rules in (("egress", w.egress), ("ingress", w.ingress)):
-        lines.append(f"\tchain {direction} {{")
-        lines += rules
+    for direction in DIRECTIONS:
         why = f'comment "{direction} isolated: no rule allows"'
-        lines.append(f"\t\tmeta l4proto tcp{counter} {reject_tcp} {why}")
-        lines.append(f"\t\t{counter.strip()} {reject_other} {why}".replace("\t ", "\t"))
-        lines.append("\t}")
-    lines.append(f"\tchain {options.hook} {{")
-    lines.append(f"\t\ttype filter hook {options.hook} priority filter; policy accept;")
-    lines.append("\t\tct state established,related accept")
-    for fam in FAMILIES:
-        key = ("egress", fam.name)
-        if key in iso_sets:
-            lines.append(f"\t\t{fam.name} saddr @{iso_sets[key]} jump egress")
-    for fam in FAMILIES:
-        key = ("ingress", fam.name)
-        if key in iso_sets:
-            lines.append(f"\t\t{fam.name} daddr @{iso_sets[key]} jump ingress")
-    lines.append("\t}")
+        lines += _chain(
+            f"{direction}_denied",
+            [
+                _rule("meta l4proto tcp", w.counter, reject_tcp, why),
+                _rule(w.counter, reject_other, why),
+            ],
+        )
+
+    def vmaps(direction: str, field: str) -> list[str]:
+        return [
+            f"\t\t{fam.name} {field} vmap @{maps[(direction, fam.name)]}"
+            for fam in FAMILIES
+            if (direction, fam.name) in maps
+        ]
+
+    # `accept`, not the end of the chain: egress rules enter it by goto from inside a jump
+    lines += _chain("ingress", [*vmaps("ingress", "daddr"), "\t\taccept"])
+    lines += _chain(
+        options.hook,
+        [
+            f"\t\ttype filter hook {options.hook} priority filter; policy accept;",
+            "\t\tct state established,related accept",
+            *vmaps("egress", "saddr"),
+            "\t\tgoto ingress",
+        ],
+    )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -186,13 +253,16 @@ def render_ruleset(cluster: Cluster, options: RulesetOptions | None = None) -> s
 def _render_rule(
     w: _Writer,
     index: int,
-    cp: CompiledPolicy,
     rule: CompiledRule,
     selected: list[PodInfo],
     infos: list[PodInfo],
-    counter: str,
-) -> None:
-    """The nft rules of one NetworkPolicy rule, grouped by the port set they open."""
+) -> list[str]:
+    """The nft rules of one NetworkPolicy rule, grouped by the port set they open.
+
+    They are only ever reached for packets of the pods the policy selects (the verdict maps
+    dispatch by address), so they match the peer side and the ports, and the selected side
+    only where named ports open different ports to different selected pods.
+    """
     egress = rule.direction == "egress"
     comment = f'comment "{rule.id}"'
     peers_all = all(p.peer is None for p in rule.peers)
@@ -205,55 +275,47 @@ def _render_rule(
         if conns:
             groups.setdefault(conns, []).append(dst)
     static = rule.static_connections()
-    target = "return" if egress else "accept"
-    out = w.egress if egress else w.ingress
+    # a matching egress rule goes on to the destination's ingress; ingress accepts
+    verdict = "goto ingress" if egress else "accept"
     hint = f"p{index}_{rule.direction[:2]}{rule.index}"
     subject_addrs = _pod_addresses(selected)
+    out: list[str] = []
     for fam in FAMILIES:
         subject = subject_addrs & fam.space
         if not subject:
             continue
-        subject_set = w.named_set(f"{hint}_sel", fam, subject)
-        subject_match = f"{fam.name} {'saddr' if egress else 'daddr'} @{subject_set}"
-        peer_dir = "daddr" if egress else "saddr"
         if egress:
             # towards pods: per port group, the destination pods of that group
             for g, (conns, members) in enumerate(groups.items()):
                 addrs = _pod_addresses(members) & fam.space
                 if not addrs:
                     continue
-                peer_set = w.named_set(f"{hint}_dst{g}", fam, addrs)
+                peer = f"{fam.name} daddr @{w.named_set(f'{hint}_dst{g}', fam, addrs)}"
                 for ports in _ports_expr(conns):
-                    out.append(
-                        f"\t\t{subject_match} {fam.name} {peer_dir} @{peer_set} {ports}{counter} "
-                        f"{target} {comment}".replace("  ", " ")
-                    )
+                    out.append(_rule(peer, ports, w.counter, verdict, comment))
             # towards outside addresses: named ports never match there
             ext = (outside & fam.space) - _pod_addresses(infos)
             if ext and static:
-                ext_set = w.named_set(f"{hint}_out", fam, ext)
+                peer = f"{fam.name} daddr @{w.named_set(f'{hint}_out', fam, ext)}"
                 for ports in _ports_expr(static):
-                    out.append(
-                        f"\t\t{subject_match} {fam.name} {peer_dir} @{ext_set} {ports}{counter} "
-                        f"{target} {comment}".replace("  ", " ")
-                    )
+                    out.append(_rule(peer, ports, w.counter, verdict, comment))
         else:
             sources = (_pod_addresses(peer_pods) | outside) & fam.space
             if peers_all:
                 sources = fam.space
             if not sources:
                 continue
-            src_set = w.named_set(f"{hint}_src", fam, sources)
+            peer = f"{fam.name} saddr @{w.named_set(f'{hint}_src', fam, sources)}"
             for g, (conns, members) in enumerate(groups.items()):
                 dsts = _pod_addresses(members) & fam.space
                 if not dsts:
                     continue
-                dst_set = (
-                    subject_set if dsts == subject else w.named_set(f"{hint}_sel{g}", fam, dsts)
+                # the dispatch already chose a selected pod: name it only when ports differ
+                selected_match = (
+                    ""
+                    if dsts == subject
+                    else f"{fam.name} daddr @{w.named_set(f'{hint}_sel{g}', fam, dsts)}"
                 )
-                match = f"{fam.name} daddr @{dst_set}"
                 for ports in _ports_expr(conns):
-                    out.append(
-                        f"\t\t{match} {fam.name} {peer_dir} @{src_set} {ports}{counter} "
-                        f"{target} {comment}".replace("  ", " ")
-                    )
+                    out.append(_rule(selected_match, peer, ports, w.counter, verdict, comment))
+    return out

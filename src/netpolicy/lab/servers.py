@@ -195,6 +195,8 @@ class WorkerSetup:
     ports: tuple[tuple[int, str], ...]
     ip_batch: str
     sysctls: Mapping[str, str]
+    avoid_udp: frozenset[int] = frozenset()
+    """UDP ports the pod's probe socket must not take (other pods probe them here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,13 +250,29 @@ class _Pod:
         self.sctp = socket.socket(self.family, socket.SOCK_RAW, _IPPROTO_SCTP)
         icmp = socket.IPPROTO_ICMP if ipv4 else socket.IPPROTO_ICMPV6
         self.icmp = socket.socket(self.family, socket.SOCK_RAW, icmp)
-        self.udp = socket.socket(self.family, socket.SOCK_DGRAM)
-        self.udp.bind((self.ip, 0))
+        served_udp = {port for port, protocol in self.served if protocol == _UDP}
+        self.udp = self._probe_socket(setup.avoid_udp | served_udp)
         self.udp_port = self.udp.getsockname()[1]
         for sock in (self.tcp, self.sctp, self.icmp, self.udp):
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RAW_BUFFER)
+
+    def _probe_socket(self, avoid: frozenset[int]) -> socket.socket:
+        """A UDP socket on a free port not in `avoid` (the pod's served UDP ports and the
+        ports other pods probe here). A port in `avoid` stays held while the kernel is asked
+        again, so it is not handed out twice."""
+        held: list[socket.socket] = []
+        try:
+            while True:
+                sock = socket.socket(self.family, socket.SOCK_DGRAM)
+                sock.bind((self.ip, 0))
+                if sock.getsockname()[1] not in avoid:
+                    return sock
+                held.append(sock)
+        finally:
+            for sock in held:
+                sock.close()
 
     def source_port(self, protocol: int) -> int:
         """The next source port for a TCP or SCTP probe (never one the pod serves)."""

@@ -120,6 +120,13 @@ class LabSpec:
 
     pods: tuple[LabPod, ...]
     prefix: str = field(default_factory=new_prefix)
+    probed_ports: frozenset[tuple[int, LabProtocol]] = frozenset()
+    """Every port the lab probes on some pod, served there or not (`lab verify`'s undeclared
+    ports are probed on every pod).
+
+    A pod's own probing socket never takes one of them: a datagram to it would reach that
+    socket, which neither echoes it nor lets the kernel answer "port unreachable".
+    """
 
     def __post_init__(self) -> None:
         problems = _spec_problems(self)
@@ -453,6 +460,9 @@ class Lab:
                 ports=tuple(pod.ports),
                 ip_batch=self._pod_batch(index, pod),
                 sysctls=POD_SYSCTLS,
+                avoid_udp=frozenset(
+                    port for port, protocol in self.spec.probed_ports if protocol == "UDP"
+                ),
             )
             for index, pod in enumerate(self.spec.pods)
         ]

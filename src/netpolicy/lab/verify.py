@@ -244,7 +244,8 @@ class LabPlan:
 
     def lab_spec(self, prefix: str | None = None) -> LabSpec:
         pods = tuple(LabPod(p.name, p.ip, p.served) for p in self.pods)
-        return LabSpec(pods, prefix=prefix or new_prefix())
+        probed = frozenset(pp for ports in self.probes.ports_of for pp in ports)
+        return LabSpec(pods, prefix=prefix or new_prefix(), probed_ports=probed)
 
     def reason(self, index: int) -> str:
         """Why the analysis expects what it does of probe `index`."""
@@ -341,6 +342,8 @@ class LabReport:
     sctp_probe_method: str
     prefix: str
     timings: dict[str, float] = field(default_factory=dict)
+    build_timings: dict[str, float] = field(default_factory=dict)
+    """Seconds of the build's parts: namespaces, links, pods (the workers and their servers)."""
     observed: NDArray[np.bool_] = field(init=False, repr=False)
     """Per probe: the packet passed the ruleset (see the module docstring)."""
     agrees: NDArray[np.bool_] = field(init=False, repr=False)
@@ -817,6 +820,8 @@ def run_plan(
     started = time.monotonic()
     with build_lab(spec, progress) as lab:
         timings["build"] = time.monotonic() - started
+        parts = ("namespaces", "links", "pods")
+        build: dict[str, float] = {k: lab.timings[k] for k in parts if k in lab.timings}
         started = time.monotonic()
         if progress is not None:
             progress("apply", 0, 1)
@@ -838,7 +843,7 @@ def run_plan(
         method = lab.sctp_probe_method
         lab.teardown(progress)
         timings["teardown"] = lab.timings.get("teardown", 0.0)
-    return LabReport(plan, packets, method, spec.prefix, timings)
+    return LabReport(plan, packets, method, spec.prefix, timings, build)
 
 
 __all__ = [

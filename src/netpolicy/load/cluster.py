@@ -7,6 +7,7 @@ from typing import Any
 from netpolicy.model import (
     NAMESPACE_NAME_LABEL,
     Cluster,
+    ClusterPolicy,
     Duplicate,
     Namespace,
     NetworkPolicy,
@@ -15,12 +16,24 @@ from netpolicy.model import (
     Workload,
 )
 
+from .admin import (
+    ADMIN_GROUP,
+    convert_cluster_policy,
+    warn_same_priority,
+    warn_what_the_input_leaves_open,
+)
 from .fields import Document, ObjectContext, Report
 from .pods import SharedParts, convert_namespace, convert_pod
 from .policies import convert_policy
 from .workloads import convert_workload, stand_in_pods
 
 _WORKLOAD_GROUPS = {"apps", "extensions"}
+_ADMIN_VERSIONS = {
+    "AdminNetworkPolicy": ("v1alpha1",),
+    "BaselineAdminNetworkPolicy": ("v1alpha1",),
+    "ClusterNetworkPolicy": ("v1alpha2",),
+}
+"""The versions of policy.networking.k8s.io whose schema is read here."""
 API_GROUPS: dict[str, set[str]] = {
     "Namespace": {""},
     "Pod": {""},
@@ -49,6 +62,7 @@ class ClusterBuilder:
         self.pods: list[Pod] = []
         self.workloads: list[Workload] = []
         self.policies: list[NetworkPolicy] = []
+        self.cluster_policies: list[ClusterPolicy] = []
         self._seen: dict[tuple[str, str, str], tuple[SourceRef, int]] = {}
         self.duplicates: list[Duplicate] = []
         self._referenced: dict[str, SourceRef] = {}
@@ -79,6 +93,22 @@ class ClusterBuilder:
                 self.add(doc.item(item, ("items", i)))
             return
         api_version = value.get("apiVersion")
+        if kind in _ADMIN_VERSIONS and isinstance(api_version, str):
+            if _group(api_version) != ADMIN_GROUP:
+                ctx.info((), f"skipping object with kind {kind} of apiVersion {api_version}")
+                return
+            if api_version.rpartition("/")[2] not in _ADMIN_VERSIONS[kind]:
+                ctx.warning(
+                    ("apiVersion",),
+                    f"skipping {kind} of apiVersion {api_version}: only "
+                    f"{ADMIN_GROUP}/{_ADMIN_VERSIONS[kind][0]} is read",
+                    "skipped-kind",
+                )
+                return
+            admin = convert_cluster_policy(ctx, value, kind)  # type: ignore[arg-type]
+            if admin is not None:
+                self._keep(ctx, kind, "", admin.name, admin.source, self.cluster_policies, admin)
+            return
         groups = API_GROUPS.get(kind)
         if groups is None or (isinstance(api_version, str) and _group(api_version) not in groups):
             of = f" of apiVersion {api_version}" if groups is not None else ""
@@ -164,13 +194,17 @@ class ClusterBuilder:
                 source.at(""),
                 "undeclared-namespace",
             )
+        pods = (*self.pods, *stand_in_pods(self.workloads, self.pods))
+        warn_same_priority(self.cluster_policies, self.report)
+        warn_what_the_input_leaves_open(self.cluster_policies, pods, self.workloads, self.report)
         return Cluster(
             namespaces=tuple(namespaces[n] for n in sorted(namespaces)),
-            pods=(*self.pods, *stand_in_pods(self.workloads, self.pods)),
+            pods=pods,
             workloads=tuple(self.workloads),
             policies=tuple(self.policies),
             name=name,
             duplicates=tuple(self.duplicates),
+            cluster_policies=tuple(self.cluster_policies),
         )
 
 

@@ -67,7 +67,7 @@ def say_what_is_missing(cluster: Cluster, report: Report, where: SourceRef) -> N
             where,
             "no-workloads",
         )
-    if not cluster.policies:
+    if not cluster.policies and not cluster.cluster_policies:
         report.add(
             "warning",
             "no NetworkPolicy in the input: no pod is isolated, every connection is allowed",

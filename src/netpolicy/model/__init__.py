@@ -234,6 +234,99 @@ class NetworkPolicy:
         return "Egress" in self.policy_types
 
 
+AdminAction = Literal["Allow", "Accept", "Deny", "Pass"]
+"""A cluster-wide rule's action as written (v1alpha1 says Allow, v1alpha2 Accept)."""
+Tier = Literal["Admin", "Baseline"]
+ClusterPolicyKind = Literal[
+    "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"
+]
+
+CLUSTER_POLICY_SHORT: dict[str, str] = {
+    "AdminNetworkPolicy": "ANP",
+    "BaselineAdminNetworkPolicy": "BANP",
+    "ClusterNetworkPolicy": "CNP",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPeer:
+    """One `from`/`to` entry of a cluster-wide rule; exactly one kind is set.
+
+    `namespaces`: every pod of the selected namespaces (`pod_selector` None); `pods`: the pods
+    matching `pod_selector` in those namespaces; `networks`: CIDRs; `nodes` and `domain_names`:
+    experimental peers the analysis cannot decide without Node objects or DNS.
+    """
+
+    namespace_selector: LabelSelector | None = None
+    pod_selector: LabelSelector | None = None
+    networks: tuple[str, ...] = ()
+    nodes: LabelSelector | None = None
+    domain_names: tuple[str, ...] = ()
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+    @property
+    def kind(self) -> str:
+        if self.networks:
+            return "networks"
+        if self.nodes is not None:
+            return "nodes"
+        if self.domain_names:
+            return "domainNames"
+        return "pods" if self.pod_selector is not None else "namespaces"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPort:
+    """One port entry of a cluster-wide rule: a number, a range (`end_port`) or a name.
+
+    A named port has no protocol: it matches the destination's container ports of that name,
+    whatever their protocol.
+    """
+
+    protocol: Protocol | None = "TCP"
+    port: int | str = 0
+    end_port: int | None = None
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRule:
+    """One ingress or egress rule of a cluster-wide policy. Empty `ports` = every port."""
+
+    action: AdminAction
+    peers: tuple[AdminPeer, ...]
+    ports: tuple[AdminPort, ...] = ()
+    name: str = ""
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPolicy:
+    """An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy.
+
+    The subject is the pods matching `pod_selector` (None: every pod) in the namespaces
+    matching `namespace_selector`. A BaselineAdminNetworkPolicy is in the Baseline tier with
+    priority 0 (there is only one).
+    """
+
+    kind: ClusterPolicyKind
+    name: str
+    tier: Tier
+    priority: int
+    namespace_selector: LabelSelector = LabelSelector()
+    pod_selector: LabelSelector | None = None
+    ingress: tuple[AdminRule, ...] = ()
+    egress: tuple[AdminRule, ...] = ()
+    source: SourceRef = field(default_factory=SourceRef, compare=False)
+    priority_source: SourceRef = field(default_factory=SourceRef, compare=False)
+    """Where `spec.priority` was written (else the object itself)."""
+
+    @property
+    def key(self) -> str:
+        """`ANP deny-tenants`, `BANP default`, `CNP guard`."""
+        return f"{CLUSTER_POLICY_SHORT[self.kind]} {self.name}"
+
+
 Severity = Literal["error", "warning", "info"]
 
 
@@ -278,6 +371,8 @@ class Cluster:
     name: str = ""
     duplicates: tuple[Duplicate, ...] = ()
     """Objects given twice (the earlier definition is not in the tuples above)."""
+    cluster_policies: tuple[ClusterPolicy, ...] = ()
+    """AdminNetworkPolicies, BaselineAdminNetworkPolicies and ClusterNetworkPolicies."""
 
     def namespace(self, name: str) -> Namespace | None:
         for ns in self.namespaces:
@@ -287,10 +382,17 @@ class Cluster:
 
 
 __all__ = [
+    "CLUSTER_POLICY_SHORT",
     "NAMESPACE_NAME_LABEL",
     "PROTOCOLS",
     "WORKLOAD_KINDS",
+    "AdminAction",
+    "AdminPeer",
+    "AdminPort",
+    "AdminRule",
     "Cluster",
+    "ClusterPolicy",
+    "ClusterPolicyKind",
     "ContainerPort",
     "Diagnostic",
     "Duplicate",
@@ -310,6 +412,7 @@ __all__ = [
     "Rule",
     "Severity",
     "SourceRef",
+    "Tier",
     "Workload",
     "labels_of",
 ]

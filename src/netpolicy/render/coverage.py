@@ -32,7 +32,9 @@ The JSON document (`-o json`), keys in camelCase, every count a number of worklo
   `egress-with-dns` (`netpolicy.analysis.coverage` defines each); `step.index` is the position
   on the adoption path (null for `no-workloads`). `nextStep` is null at the last step and for
   `no-workloads`. `blocking[].reason` is one of `ingressOpen`, `defaultDenyOnly`, `egressOpen`,
-  `dnsBlocked` (then also `"protocols": ["UDP", "TCP"]`).
+  `dnsBlocked` (then also `"protocols": ["UDP", "TCP"]`), `guardrailsOnly` (isolated for
+  ingress only by cluster-wide guardrails). A workload that only guardrails isolate in some
+  direction carries `"guardrailsOnly": ["ingress", ...]`.
 - `fromOutside` is null when no outside address may connect; `ranges` are `first-last` as in
   the ConnectivityList contract (the pieces into which the input's ipBlocks cut the address
   space, merged), `ports` as there too; `all` is true when every port of TCP, UDP and SCTP is.
@@ -140,6 +142,8 @@ def workload_to_dict(w: WorkloadCoverage) -> dict[str, object]:
         "fromEveryPod": w.from_every_pod,
         "fromOutside": outside,
         "isolated": {"ingress": w.isolated_ingress, "egress": w.isolated_egress},
+        # only with cluster-wide guardrails: plain inputs keep their bytes
+        **({"guardrailsOnly": list(w.guardrails_only)} if w.guardrails_only else {}),
     }
 
 

@@ -8,6 +8,23 @@ from netpolicy.semantics import Decision, Side
 
 
 def _side(side: Side) -> dict[str, object]:
+    out = _np_side(side)
+    if side.chain:
+        # cluster-wide policies decided: the tier chain, in evaluation order
+        out["tiers"] = [
+            {
+                "tier": step.tier,
+                "rule": step.rule,
+                "action": step.action,
+                "ports": step.connections.to_contract(),
+                "source": str(step.source),
+            }
+            for step in side.chain
+        ]
+    return out
+
+
+def _np_side(side: Side) -> dict[str, object]:
     return {
         "direction": side.direction,
         "applies": side.applies,

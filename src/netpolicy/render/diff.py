@@ -101,6 +101,12 @@ def summary_lines(summary: DiffSummary) -> Iterator[tuple[int, str]]:
             shown = ", ".join(opened[:SHOWN])
             more = f" and {len(opened) - SHOWN} more" if len(opened) > SHOWN else ""
             yield 0, f"No longer isolated for {direction} ({len(opened)}): {shown}{more}"
+    if summary.guardrails:
+        yield 0, f"Guardrails changed ({len(summary.guardrails)}):"
+        for change in summary.guardrails[:SHOWN]:
+            yield 1, change.describe()
+        if len(summary.guardrails) > SHOWN:
+            yield 1, f"... and {len(summary.guardrails) - SHOWN} more"
     if summary.exposure:
         count = _plural(len(summary.exposure), "destination")
         yield 0, f"New exposure ({count} more sources reach):"
@@ -176,7 +182,27 @@ def _json(diff: ConnectivityDiff) -> Iterator[str]:
             for d, b, a in zip(dsts.tolist(), was.tolist(), now.tolist(), strict=True)
         )
         sep = ",\n"
-    yield ("\n" if sep else "") + "]}\n"
+    yield ("\n" if sep else "") + "]"
+    if diff.guardrails:
+        # only when a cluster-wide policy changed: plain inputs keep their bytes
+        yield (
+            ', "guardrails": [\n'
+            + ",\n".join(
+                "    "
+                + json.dumps(
+                    {
+                        "policy": g.policy,
+                        "change": g.change,
+                        "tier": g.tier,
+                        "priority": g.priority,
+                        "parts": list(g.parts),
+                    }
+                )
+                for g in diff.guardrails
+            )
+            + "\n]"
+        )
+    yield "}\n"
 
 
 def _csv(diff: ConnectivityDiff) -> Iterator[str]:

@@ -11,7 +11,7 @@ from rich.text import Text
 from netpolicy.analysis.connlist import Connection
 from netpolicy.analysis.summary import Summary
 from netpolicy.model import Diagnostic
-from netpolicy.semantics import Decision, Side
+from netpolicy.semantics import Decision, Side, describe_chain
 
 MATRIX_LIMIT = 6
 LIST_LIMIT = 25
@@ -190,6 +190,8 @@ def _short(name: str) -> str:
 
 def _side_lines(side: Side, subject: str) -> list[str]:
     what = "egress of" if side.direction == "egress" else "ingress of"
+    if side.chain:
+        return _chain_lines(side, subject, what)
     if not side.applies:
         return [f"{what} {subject}: outside the cluster, no NetworkPolicy applies"]
     if not side.isolated:
@@ -210,6 +212,18 @@ def _side_lines(side: Side, subject: str) -> list[str]:
             lines.append("  no rule matched; closest first:")
             for miss in side.misses[:5]:
                 lines.append(f"    {miss.rule_id} ({miss.source}): {miss.why}")
+    return lines
+
+
+def _chain_lines(side: Side, subject: str, what: str) -> list[str]:
+    """A side that cluster-wide policies decide: the tier chain, then each link."""
+    verdict = "allows " + side.allowed.describe() if side.allowed else "allows nothing"
+    lines = [f"{what} {subject}: {verdict}; {describe_chain(side.chain)}"]
+    for step in side.chain:
+        where = f" ({step.source})" if step.source.line else ""
+        lines.append(
+            f"  {step.tier}: {step.rule} {step.action}{where}: {step.connections.describe()}"
+        )
     return lines
 
 

@@ -32,10 +32,21 @@ from netpolicy.semantics.evaluate import (
 )
 from netpolicy.semantics.intervals import IntervalSet, cut_points
 from netpolicy.semantics.selectors import requirement_matches, selector_matches
+from netpolicy.semantics.tiers import (
+    CompiledAdminRule,
+    CompiledClusterPolicy,
+    TierOutcome,
+    Tiers,
+    TierStep,
+    compile_cluster_policy,
+    describe_chain,
+)
 
 __all__ = [
     "ALL_ADDRESSES",
     "ALL_PORTS",
+    "CompiledAdminRule",
+    "CompiledClusterPolicy",
     "CompiledPeer",
     "CompiledPolicy",
     "CompiledPort",
@@ -52,10 +63,15 @@ __all__ = [
     "RuleMatch",
     "RuleMiss",
     "Side",
+    "TierOutcome",
+    "TierStep",
+    "Tiers",
     "address_atoms",
     "address_value",
+    "compile_cluster_policy",
     "compile_policy",
     "cut_points",
+    "describe_chain",
     "external",
     "format_range",
     "ipblock_set",

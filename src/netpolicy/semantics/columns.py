@@ -18,6 +18,7 @@ from netpolicy.model import LabelSelector, Requirement
 from netpolicy.semantics.compile import CompiledPeer, CompiledPolicy, PodInfo
 from netpolicy.semantics.intervals import IntervalSet
 from netpolicy.semantics.selectors import requirement_matches
+from netpolicy.semantics.tiers import CompiledAdminPeer, CompiledClusterPolicy
 
 Mask = NDArray[np.bool_]
 _INT64_MAX = (1 << 63) - 1
@@ -163,3 +164,22 @@ class PodColumns:
         if spec.pod_selector is not None:
             mask = mask & self.pod_selector_mask(spec.pod_selector)
         return mask & ~self.host_network
+
+    def subjects_of(self, policy: CompiledClusterPolicy) -> Mask:
+        """`CompiledClusterPolicy.selects` for every pod."""
+        mask = self.namespace_selector_mask(policy.policy.namespace_selector) & ~self.host_network
+        if policy.policy.pod_selector is not None:
+            mask = mask & self.pod_selector_mask(policy.policy.pod_selector)
+        return mask
+
+    def matched_by_admin(self, peer: CompiledAdminPeer) -> Mask:
+        """`CompiledAdminPeer.matches_pod` for every pod."""
+        if peer.is_network:
+            return self.address_mask(peer.addresses)
+        spec = peer.peer
+        if spec.namespace_selector is None:
+            return np.zeros(self.n, dtype=bool)
+        mask = self.namespace_selector_mask(spec.namespace_selector) & ~self.host_network
+        if spec.pod_selector is not None:
+            mask = mask & self.pod_selector_mask(spec.pod_selector)
+        return mask

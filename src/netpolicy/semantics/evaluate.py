@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from netpolicy.model import Cluster, NetworkPolicy, Pod, Protocol, SourceRef
@@ -20,6 +20,7 @@ from netpolicy.semantics.compile import (
 from netpolicy.semantics.connections import ConnectionSet
 from netpolicy.semantics.intervals import IntervalSet
 from netpolicy.semantics.selectors import selector_matches
+from netpolicy.semantics.tiers import Tiers, TierStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,9 @@ class Side:
     allowed: ConnectionSet
     matches: tuple[RuleMatch, ...] = ()
     misses: tuple[RuleMiss, ...] = ()
+    chain: tuple[TierStep, ...] = ()
+    """With cluster-wide policies: the tiers' links that decided, in evaluation order
+    (Admin rules, then NetworkPolicy or Baseline rules, then the default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,7 @@ class Evaluator:
         self._compiled: dict[int, CompiledPolicy] = {}
         self._by_namespace: dict[str, list[CompiledPolicy]] = {}
         self._all: tuple[CompiledPolicy, ...] | None = None
+        self.tiers = Tiers(cluster.cluster_policies)
 
     def _compile(self, policy: NetworkPolicy) -> CompiledPolicy:
         found = self._compiled.get(id(policy))
@@ -158,6 +163,69 @@ class Evaluator:
 
     def side(self, direction: Direction, subject: Endpoint, other: Endpoint) -> Side:
         """What `subject`'s policies allow towards (egress) or from (ingress) `other`."""
+        side_ = self._np_side(direction, subject, other)
+        if not self.tiers or isinstance(subject, External):
+            return side_
+        return self._tier_side(side_, subject, other)
+
+    def _tier_side(self, np_side: Side, subject: PodInfo, other: Endpoint) -> Side:
+        """The tier chain: Admin first match, then NetworkPolicy where it selects the pod,
+        else Baseline first match, then allow."""
+        direction = np_side.direction
+        destination = other if direction == "egress" else subject
+        admin = self.tiers.outcome("Admin", direction, subject, other, destination)
+        rest = admin.through
+        steps = list(admin.steps)
+        if np_side.isolated:
+            # "v1.NetworkPolicy always makes a final decision for selected pods"
+            after = np_side.allowed
+            for m in np_side.matches:
+                if m.connections & rest:
+                    steps.append(
+                        TierStep(
+                            "NetworkPolicy",
+                            f"NP {m.rule_id}",
+                            "Allow",
+                            m.connections & rest,
+                            m.source,
+                        )
+                    )
+            denied = rest - after
+            if denied:
+                steps.append(
+                    TierStep(
+                        "NetworkPolicy",
+                        f"NP {', '.join(np_side.policies)} (isolated, no rule)",
+                        "Deny",
+                        denied,
+                    )
+                )
+        else:
+            baseline = self.tiers.outcome("Baseline", direction, subject, other, destination)
+            # a Baseline Pass goes on to the default, as does what no rule decided
+            after = ConnectionSet.all() - baseline.denied
+            steps += [
+                TierStep(s.tier, s.rule, s.action, s.connections & rest, s.source)
+                for s in baseline.steps
+                if s.connections & rest
+            ]
+            open_ = rest & baseline.through
+            if open_ and steps:
+                steps.append(TierStep("default", "default", "Allow", open_))
+        allowed = admin.allowed | (rest & after)
+        return Side(
+            direction,
+            True,
+            np_side.isolated,
+            np_side.policies,
+            allowed,
+            np_side.matches,
+            np_side.misses,
+            tuple(steps),
+        )
+
+    def _np_side(self, direction: Direction, subject: Endpoint, other: Endpoint) -> Side:
+        """What `subject`'s NetworkPolicies allow towards (egress) or from (ingress) `other`."""
         if isinstance(subject, External):
             return Side(direction, False, False, (), ConnectionSet.all())
         selecting = self.policies_selecting(subject, direction)
@@ -210,8 +278,8 @@ class Evaluator:
         ingress = self.side("ingress", dst, src)
         if number is not None:
             probe = ConnectionSet.port(protocol, number)
-            egress = self._with_misses(egress, src, dst, probe)
-            ingress = self._with_misses(ingress, dst, src, probe)
+            egress = self._with_misses(_chain_for(egress, probe), src, dst, probe)
+            ingress = self._with_misses(_chain_for(ingress, probe), dst, src, probe)
             allowed = self_traffic or (
                 egress.allowed.allows(protocol, number) and ingress.allowed.allows(protocol, number)
             )
@@ -276,7 +344,7 @@ class Evaluator:
             return side_
         if probe & side_.allowed:
             matches = tuple(m for m in side_.matches if m.connections & probe)
-            return Side(side_.direction, True, True, side_.policies, side_.allowed, matches, ())
+            return replace(side_, matches=matches, misses=())
         destination = other if side_.direction == "egress" else subject
         misses: list[RuleMiss] = []
         for cp in self.policies_selecting(subject, side_.direction):
@@ -295,9 +363,7 @@ class Evaluator:
                     )
                 )
         misses.sort(key=lambda m: (-(m.peer_matched + m.port_matched), m.rule_id))
-        return Side(
-            side_.direction, True, True, side_.policies, side_.allowed, side_.matches, tuple(misses)
-        )
+        return replace(side_, misses=tuple(misses))
 
     def _why(
         self,
@@ -365,6 +431,18 @@ class Evaluator:
                     f"{label}: labels of {other.key} do not match podSelector {peer.pod_selector}"
                 )
         return "; ".join(reasons) or "no peer matches"
+
+
+def _chain_for(side_: Side, probe: ConnectionSet) -> Side:
+    """The side with only the tier links that decided `probe`, narrowed to it."""
+    if not side_.chain:
+        return side_
+    chain = tuple(
+        replace(step, connections=step.connections & probe)
+        for step in side_.chain
+        if step.connections & probe
+    )
+    return replace(side_, chain=chain)
 
 
 def _ipblock_text(peer: object) -> str:

@@ -158,6 +158,43 @@ CHECKS: tuple[Check, ...] = (
         "reported.",
     ),
     Check(
+        "admin-rule-shadowed",
+        "warning",
+        "a cluster-wide rule that rules of higher precedence always decide first",
+        "In the Admin and Baseline tiers the first matching rule decides each port: rules in "
+        "written order, policies by ascending priority. A rule whose every subject pod, peer "
+        "and port is matched first by earlier rules of its policy or by policies of its tier "
+        "with a lower priority number (for a Baseline rule also: decided by the Admin tier, "
+        "or the pod selected by a NetworkPolicy, which keeps the Baseline tier from being "
+        "reached) never decides anything, whatever its action: usually a more specific "
+        "exception written after the broad rule it was meant to override. Decided on the "
+        "input's pods; policies of one priority have no defined order and never shadow each "
+        "other. Delete the rule or move it above the rules that shadow it.",
+    ),
+    Check(
+        "pass-to-nothing",
+        "warning",
+        "a Pass rule whose traffic no NetworkPolicy and no Baseline rule decides",
+        "Pass hands a connection from the Admin tier to the pod's NetworkPolicies, and where "
+        "none selects the pod in that direction to the Baseline tier, and then to the default: "
+        "allow. When for every subject pod the passed traffic meets neither a NetworkPolicy "
+        "nor a Baseline rule, the Pass allows it exactly like Allow/Accept, usually not what "
+        "delegating was meant to do. A Pass in the Baseline tier always goes on to the "
+        "default. Write Allow/Accept if that is the intent; otherwise add the NetworkPolicies "
+        "or the Baseline rule that should decide.",
+    ),
+    Check(
+        "same-priority-overlap",
+        "warning",
+        "two policies of one tier with one priority that can select the same pods",
+        "Two AdminNetworkPolicies or ClusterNetworkPolicies of one tier with the same priority "
+        "that can select the same pods for a direction both have rules for are applied in an "
+        'order the API leaves undefined ("the implementation can apply any of the matching '
+        'policies"), so network plugins may decide their common connections differently. '
+        "Reported at both priorities (the loader warns once, with the same decision). Give "
+        "them distinct priorities.",
+    ),
+    Check(
         "ipblock-covers-pods",
         "warning",
         "an ipBlock contains pod IPs of the input",

@@ -7,10 +7,16 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
+from netpolicy.analysis.connectivity import (
+    Connectivity,
+    TierTable,
+    _tier_table,
+    compute_connectivity,
+)
 from netpolicy.model import Cluster, NetworkPolicy, Pod, SourceRef, Workload
 from netpolicy.semantics import CompiledPeer, CompiledPolicy, Evaluator, HostNetworkMode
 from netpolicy.semantics.columns import PodColumns
+from netpolicy.semantics.tiers import CompiledAdminRule
 
 Bools = NDArray[np.bool_]
 _PARENTS = {"ReplicaSet": "Deployment", "Job": "CronJob"}
@@ -45,6 +51,30 @@ class LintContext:
     def columns(self) -> PodColumns:
         """The class representatives as columns: selectors decided for all classes at once."""
         return PodColumns([c.representative for c in self.connectivity.classes])
+
+    @cached_property
+    def tier_tables(self) -> dict[str, TierTable]:
+        """Per direction, the class engine's table of the cluster-wide rules (evaluation order;
+        empty without any)."""
+        result = self.connectivity
+        if result.tier_tables is not None:
+            return result.tier_tables
+        return {
+            # lint computes no pairs, so the engine has not built them: the same function does
+            d: _tier_table(
+                self.evaluator.tiers, d, self.columns, result.classes, result.outside, result.atoms
+            )
+            for d in ("ingress", "egress")
+        }
+
+    @cached_property
+    def tier_rules(self) -> dict[str, list[CompiledAdminRule]]:
+        """Per direction, the cluster-wide rules in the order of `tier_tables`' rows."""
+        tiers = self.evaluator.tiers
+        return {
+            d: [r for cp in (*tiers.admin, *tiers.baseline) for r in cp.rules(d)]  # type: ignore[arg-type]
+            for d in ("ingress", "egress")
+        }
 
     @cached_property
     def sizes(self) -> NDArray[np.int64]:

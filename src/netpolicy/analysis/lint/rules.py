@@ -16,6 +16,11 @@ from netpolicy.analysis.dns import DNS_LABEL, DNS_NAMESPACE, dns_reach
 from netpolicy.analysis.lint.catalog import check
 from netpolicy.analysis.lint.context import LintContext, listing, plural
 from netpolicy.analysis.lint.findings import Finding, with_severity
+from netpolicy.analysis.lint.guardrails import (
+    admin_rule_shadowed,
+    pass_to_nothing,
+    same_priority_overlap,
+)
 from netpolicy.model import NAMESPACE_NAME_LABEL, LabelSelector, NetworkPolicy, Peer, SourceRef
 from netpolicy.semantics import (
     ALL_ADDRESSES,
@@ -846,6 +851,9 @@ CHECK_FUNCTIONS: dict[str, CheckFn] = {
     "duplicate-object": duplicate_object,
     "namespace-missing": namespace_missing,
     "redundant": redundant,
+    "admin-rule-shadowed": admin_rule_shadowed,
+    "pass-to-nothing": pass_to_nothing,
+    "same-priority-overlap": same_priority_overlap,
     "ipblock-covers-pods": ipblock_covers_pods,
     "cloud-metadata-reachable": cloud_metadata_reachable,
 }
