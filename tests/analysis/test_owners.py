@@ -14,7 +14,18 @@ from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import endpoint_name
 from netpolicy.analysis.owners import owner_name, split_owners
 from netpolicy.load import load_manifests
-from netpolicy.model import Cluster, OwnerRef, Pod
+from netpolicy.model import (
+    Cluster,
+    ContainerPort,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    OwnerRef,
+    Pod,
+    PolicyPort,
+    Rule,
+    labels_of,
+)
 from netpolicy.semantics import ConnectionSet, IntervalSet
 from tests.strategies import clusters
 
@@ -136,3 +147,35 @@ def test_an_owner_is_split_exactly_when_its_pods_differ_towards_someone(cluster:
             for x in outside
         )
         assert (name in split) == differs, name
+
+
+def test_a_class_shared_by_two_owners_counts_for_each_apart() -> None:
+    # pod0-pod3 (owner w0) and pod5 (owner w1) share a class; pod4 (w0) is apart only for
+    # its named port http, which no policy of the input uses towards it; pod6 (w1) is the
+    # one p0 selects (and, having no port named http, admits nothing). Only w1's pods are
+    # treated differently: pod6 admits nothing, pod5 everything. What w1's own pod6 sends
+    # into the shared class must not count against w0.
+    w0 = [
+        Pod(
+            "x",
+            f"pod{i}",
+            owner=OwnerRef("ReplicaSet", "w0"),
+            ports=(ContainerPort(53, "TCP", "http"),) if i == 4 else (),
+        )
+        for i in range(5)
+    ]
+    pods = (
+        *w0,
+        Pod("x", "pod5", owner=OwnerRef("ReplicaSet", "w1")),
+        Pod("x", "pod6", labels_of({"app": "a"}), owner=OwnerRef("ReplicaSet", "w1")),
+    )
+    policy = NetworkPolicy(
+        "x",
+        "p0",
+        LabelSelector(labels_of({"app": "a"})),
+        ingress=(Rule((), (PolicyPort("TCP", "http"),)),),
+        policy_types=("Ingress",),
+    )
+    cluster = Cluster((Namespace("x"),), pods, (), (policy,))
+    split, _ = split_owners(compute_connectivity(cluster))
+    assert split == {"x/w1[ReplicaSet]"}

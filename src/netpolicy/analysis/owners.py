@@ -122,6 +122,9 @@ def _differences(
     watched = np.array(sorted(owners_of), dtype=np.int64)
     rows_out = {o: np.zeros((2, len(m)), dtype=np.uint64) for o, m in enumerate(members)}
     cols_in = np.zeros((2, total), dtype=np.uint64)
+    # per owner, the terms of its own sources in its columns (a column may belong to several
+    # owners: each takes out only its own sources)
+    own_in = {o: np.zeros((2, len(m)), dtype=np.uint64) for o, m in enumerate(members)}
     with np.errstate(over="ignore"):
         for source in range(total):
             row = result.row(source) if source < n else result.outside_row(source - n)
@@ -129,8 +132,7 @@ def _differences(
             cols_in[:, watched] += into
             for o in excluded_by.get(source, ()):
                 # a source of the owner's own: what it opens towards the owner is not listed
-                at = np.searchsorted(watched, members[o])
-                cols_in[:, members[o]] -= into[:, at]
+                own_in[o] += into[:, np.searchsorted(watched, members[o])]
             if source in owners_of:
                 terms = _mixed(row, out_salt)
                 whole = terms.sum(axis=1, dtype=np.uint64)
@@ -139,8 +141,8 @@ def _differences(
                     rows_out[o][:, k] = whole - terms[:, only[o]].sum(axis=1, dtype=np.uint64)
     outgoing = [bool((rows_out[o] != rows_out[o][:, :1]).any()) for o in range(len(members))]
     incoming = []
-    for classes in members:
-        block = cols_in[:, classes]
+    for o, classes in enumerate(members):
+        block = cols_in[:, classes] - own_in[o]
         incoming.append(bool((block != block[:, :1]).any()))
     return outgoing, incoming
 
