@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,17 +35,21 @@ READ = 1 << 20
 def measure(command: list[str]) -> dict[str, Any]:
     """Run `command` with stdout to a pipe; wall time, peak RSS, bytes, lines, the tail."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    size = lines = 0
-    tail = b""
-    while block := process.stdout.read(READ):
-        size += len(block)
-        lines += block.count(b"\n")
-        tail = (tail + block)[-64:]
-    stderr = process.stderr.read() if process.stderr is not None else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
+    # stderr to a file: a pipe the parent does not read while it drains stdout would fill up
+    # (hundreds of warnings) and stop the child
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        assert process.stdout is not None
+        size = lines = 0
+        tail = b""
+        while block := process.stdout.read(READ):
+            size += len(block)
+            lines += block.count(b"\n")
+            tail = (tail + block)[-64:]
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        stderr = errors.read()
     return {
         "command": " ".join(command[2:]),
         "exit": os.waitstatus_to_exitcode(status),

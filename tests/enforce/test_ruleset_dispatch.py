@@ -178,3 +178,54 @@ def test_every_policy_rule_is_rendered_once_with_its_counter() -> None:
         RulesetOptions(counters=False),
     )
     assert " counter" not in plain
+
+
+def test_tier_rule_comments_are_valid_nft_comments() -> None:
+    """A rule name is free text (up to 100 characters): quotes and length stay within what
+    nft accepts in a comment (no `"`, at most 128 bytes)."""
+    name = 'say "no" \\ to ' + "x" * 85
+    text = (
+        _pods(2)
+        + f"""
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {{name: {"a" * 60}}}
+spec:
+  priority: 1
+  subject: {{namespaces: {{}}}}
+  ingress:
+  - name: '{name}'
+    action: Deny
+    from: [{{namespaces: {{}}}}]
+"""
+    )
+    rendered = render_ruleset(_cluster(text), RulesetOptions())
+    comments = re.findall(r'comment "([^"]*)"', rendered)
+    tier = [c for c in comments if c.startswith("ANP ")]
+    assert tier and all(len(c.encode()) <= 128 for c in tier)
+    assert any("say 'no' / to" in c for c in tier)
+    assert rendered.count('"') == 2 * len(comments)
+
+
+def test_tier_dispatch_grows_with_policies_not_pods() -> None:
+    """Subjects reach a tier's rules through one map element each; the rules are written once
+    per policy, whatever the number of subjects."""
+    guard = """
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Pass, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]}
+  - {action: Deny, from: [{namespaces: {}}], ports: [{portNumber: {protocol: TCP, port: 22}}]}
+"""
+    small = render_ruleset(_cluster(_pods(3) + guard), RulesetOptions())
+    large = render_ruleset(_cluster(_pods(300) + guard), RulesetOptions())
+    rules = [line for line in large.splitlines() if "ANP guard ingress rule" in line]
+    assert len(rules) == 2
+    assert large.count("jump ingress_admin_c1") == 300
+    assert small.count("chain ") == large.count("chain ")

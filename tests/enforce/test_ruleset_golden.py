@@ -149,6 +149,107 @@ spec:
   policyTypes: [Ingress, Egress]
 """
 
+# Every tier and action, checked by hand in guardrails.nft against the API's field comments:
+# ANP gate (priority 10) before the Admin CNP late (20); Pass goes to `*_after_admin`
+# (NetworkPolicy, else Baseline, else allow); the BANP is only dispatched for pods no
+# NetworkPolicy isolates in that direction (app/db for ingress, not app/web); egress
+# Allow goes on to `ingress`; named ports per destination pod (http: 8080 on web, 9000 on
+# db); networks match pod IPs (10.1.0.0/16 holds both app pods) and outside addresses.
+GUARDRAILS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: app, labels: {team: red}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ops}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: app, labels: {role: web}}
+spec: {containers: [{name: c, ports: [{containerPort: 8080, name: http}]}]}
+status: {podIP: 10.1.0.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: app, labels: {role: db}}
+spec: {containers: [{name: c, ports: [{containerPort: 9000, name: http}]}]}
+status: {podIP: 10.1.0.11}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: ops, labels: {role: probe}}
+spec: {containers: [{name: c}]}
+status: {podIP: 10.2.0.5}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: gate}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {team: red}}}
+  ingress:
+  - name: ops-http
+    action: Allow
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+    ports: [{namedPort: http}]
+  - name: ops-rest
+    action: Pass
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+  egress:
+  - name: no-high
+    action: Deny
+    to: [{networks: [10.0.0.0/8]}]
+    ports: [{portRange: {protocol: UDP, start: 5000, end: 6000}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: late}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {role: db}}}}
+  ingress:
+  - action: Deny
+    from: [{namespaces: {}}]
+    protocols: [{sctp: {destinationPort: {number: 7}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-ingress, namespace: app}
+spec:
+  podSelector: {matchLabels: {role: web}}
+  ingress:
+  - from: [{podSelector: {}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress:
+  - name: deny-from-ops
+    action: Deny
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: outside}
+spec:
+  tier: Baseline
+  priority: 5
+  subject: {namespaces: {}}
+  egress:
+  - name: dns-out
+    action: Pass
+    to: [{networks: [0.0.0.0/0]}]
+    protocols: [{udp: {destinationPort: {number: 53}}}]
+  - name: no-telnet
+    action: Deny
+    to: [{networks: [0.0.0.0/0]}]
+    protocols: [{tcp: {destinationPort: {number: 23}}}]
+"""
+
 
 def _cluster(text: str, name: str) -> Cluster:
     loaded = load_text(text, filename=f"{name}.yaml")
@@ -169,6 +270,7 @@ CASES: dict[str, tuple[object, RulesetOptions]] = {
         RulesetOptions(),
     ),
     "dual-stack": (lambda: _cluster(DUAL_STACK, "dual"), RulesetOptions()),
+    "guardrails": (lambda: _cluster(GUARDRAILS, "guardrails"), RulesetOptions()),
     # the lab's variant: ICMP admin-prohibited for TCP too, so "filtered" != "refused"
     "deny-all-lab": (
         lambda: _cluster(DENY_ALL, "deny"),
@@ -307,3 +409,48 @@ def test_enforce_apply_stats_delete_in_a_netns(throwaway_netns: str) -> None:
     assert "nptest" not in _tables(throwaway_netns)
     gone = _netpolicy("enforce", "--delete", "--netns", throwaway_netns, "--table", "nptest")
     assert gone.returncode == 0 and "was not loaded" in gone.stderr
+
+
+def test_guardrail_rules_count_and_only_they_are_new() -> None:
+    """Every tier rule has a counter and a comment `<policy> <direction> rule #k ... <action>`;
+    the dispatch and `tier_denied` rules count nothing (the rule that denied counted)."""
+    text = rendered("guardrails")
+    tier_rules = [
+        line.strip()
+        for line in text.splitlines()
+        if 'comment "' in line and ("ANP " in line or "BANP " in line or "CNP " in line)
+    ]
+    tier_rules = [line for line in tier_rules if not line.startswith("comment")]
+    assert tier_rules and all(" counter " in line for line in tier_rules)
+    assert all(line.endswith(('Allow"', 'Accept"', 'Deny"', 'Pass"')) for line in tier_rules)
+    denied = text.split("chain tier_denied {", 1)[1].split("}", 1)[0]
+    assert "counter" not in denied
+    # Pass: Admin to the NetworkPolicy stage, Baseline to the default
+    assert 'goto ingress_after_admin comment "ANP gate ingress rule #2 (ops-rest) Pass"' in text
+    assert 'goto ingress comment "CNP outside egress rule #1 (dns-out) Pass"' in text
+
+
+@pytest.mark.lab
+def test_enforce_stats_shows_the_tier_rules(throwaway_netns: str, tmp_path: Path) -> None:
+    manifests = tmp_path / "guardrails.yaml"
+    manifests.write_text(GUARDRAILS)
+    applied = _netpolicy(
+        "enforce", "--apply", "--netns", throwaway_netns, "--table", "npguard", str(manifests)
+    )
+    assert applied.returncode == 0, applied.stderr
+    try:
+        stats = _netpolicy("enforce", "--stats", "--netns", throwaway_netns, "--table", "npguard")
+        assert stats.returncode == 0, stats.stderr
+        shown = {line.split(maxsplit=5)[-1] for line in stats.stdout.splitlines() if line.strip()}
+        printed = render_ruleset(_cluster(GUARDRAILS, "guardrails"), RulesetOptions())
+        rule_comments = {
+            line.split('comment "', 1)[1].rstrip('"')
+            for line in printed.splitlines()
+            if 'comment "' in line and not line.strip().startswith("comment")
+        }
+        assert rule_comments == shown
+        assert "ANP gate ingress rule #2 (ops-rest) Pass" in shown
+        assert "BANP default ingress rule #1 (deny-from-ops) Deny" in shown
+        assert "CNP late ingress rule #1 Deny" in shown
+    finally:
+        _netpolicy("enforce", "--delete", "--netns", throwaway_netns, "--table", "npguard")

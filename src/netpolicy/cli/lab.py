@@ -206,9 +206,11 @@ def report_chunks(
         return _paint(text, style, color) + "\n"
 
     total = len(report.plan.probes)
+    guardrails = len(report.plan.cluster.cluster_policies)
+    tiers = f"{guardrails} cluster-wide policies · " if guardrails else ""
     yield line(
         f"Lab verify: {description} · {len(report.pods)} pods · {policies} NetworkPolicies · "
-        f"{total} probes",
+        f"{tiers}{total} probes",
         "bold",
     )
     if report.excluded:

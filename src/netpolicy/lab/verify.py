@@ -39,8 +39,9 @@ from numpy.typing import NDArray
 
 from netpolicy.analysis.connectivity import compute_connectivity
 from netpolicy.analysis.connlist import pod_name
-from netpolicy.enforce import RulesetOptions, render_ruleset
+from netpolicy.enforce import DEFAULT_TABLE, RulesetOptions, render_ruleset
 from netpolicy.enforce.addressing import LAB_RANGE, assign_addresses
+from netpolicy.enforce.apply import EnforceError, RuleStat, rule_stats
 from netpolicy.lab.errors import LabError
 from netpolicy.lab.probe import DEFAULT_TIMEOUT, ProbeColumns, ProbeOutcomes, probe_columns
 from netpolicy.lab.ruleset import apply_ruleset
@@ -344,6 +345,9 @@ class LabReport:
     timings: dict[str, float] = field(default_factory=dict)
     build_timings: dict[str, float] = field(default_factory=dict)
     """Seconds of the build's parts: namespaces, links, pods (the workers and their servers)."""
+    rule_counters: tuple[RuleStat, ...] = ()
+    """With `run_plan(read_counters=True)`: each counting rule of the router's table after
+    the probes (chain, comment naming the policy rule, packets, bytes)."""
     observed: NDArray[np.bool_] = field(init=False, repr=False)
     """Per probe: the packet passed the ruleset (see the module docstring)."""
     agrees: NDArray[np.bool_] = field(init=False, repr=False)
@@ -556,6 +560,7 @@ def _named_ports(evaluator: Evaluator) -> dict[Protocol, set[int]]:
 
 
 def _policy_ranges(evaluator: Evaluator) -> list[tuple[Protocol, int, int]]:
+    """Every numeric port or range a NetworkPolicy or cluster-wide rule names."""
     ranges = []
     for cp in evaluator.policies:
         for rule in (*cp.ingress, *cp.egress):
@@ -563,6 +568,13 @@ def _policy_ranges(evaluator: Evaluator) -> list[tuple[Protocol, int, int]]:
                 p = port.port
                 if isinstance(p.port, int):
                     ranges.append((p.protocol, p.port, p.end_port or p.port))
+    for admin in evaluator.tiers.all:
+        for admin_rule in (*admin.ingress, *admin.egress):
+            for admin_port in admin_rule.ports:
+                if isinstance(admin_port.port, int):
+                    # portNumber / portRange: the protocol defaults to TCP
+                    end = admin_port.end_port or admin_port.port
+                    ranges.append((admin_port.protocol or "TCP", admin_port.port, end))
     return ranges
 
 
@@ -813,8 +825,10 @@ def run_plan(
     progress: Progress | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     prefix: str | None = None,
+    read_counters: bool = False,
 ) -> LabReport:
-    """The packet half of `verify`, on a plan made by `plan_lab`."""
+    """The packet half of `verify`, on a plan made by `plan_lab`; with `read_counters`, the
+    report also has every rule's counter after the probes (one `nft -j list` in the router)."""
     timings = {"analysis": plan.analysis_seconds}
     spec = plan.lab_spec(prefix)
     started = time.monotonic()
@@ -840,10 +854,16 @@ def run_plan(
         )
         packets = probe_columns(lab, columns, timeout=timeout, progress=progress)
         timings["probe"] = time.monotonic() - started
+        counted: tuple[RuleStat, ...] = ()
+        if read_counters:
+            try:
+                counted = tuple(rule_stats(DEFAULT_TABLE, lab.router_netns))
+            except EnforceError as exc:
+                raise LabError(str(exc)) from exc
         method = lab.sctp_probe_method
         lab.teardown(progress)
         timings["teardown"] = lab.timings.get("teardown", 0.0)
-    return LabReport(plan, packets, method, spec.prefix, timings, build)
+    return LabReport(plan, packets, method, spec.prefix, timings, build, counted)
 
 
 __all__ = [
