@@ -65,6 +65,7 @@ class PortAtoms:
         self.words = (len(self.atoms) + 63) // 64
         self._cache: dict[bytes, ConnectionSet] = {}
         self._masks: dict[ConnectionSet, Mask] = {}
+        self._atom_columns: tuple[NDArray[np.int64], list[int], list[int]] | None = None
         self.full: Mask = self.mask(ConnectionSet.all())
 
     def mask(self, conns: ConnectionSet) -> Mask:
@@ -85,13 +86,31 @@ class PortAtoms:
         key = mask.tobytes()
         found = self._cache.get(key)
         if found is None:
+            # the atoms set, as runs of consecutive atoms of one protocol: each run is one
+            # range (a protocol's atoms tile its port space in order)
+            bits = np.unpackbits(mask.astype("<u8").view(np.uint8), bitorder="little")
+            on = np.flatnonzero(bits[: len(self.atoms)])
+            protos, los, his = self._columns()
             parts: dict[Protocol, list[tuple[int, int]]] = {}
-            for i, (proto, lo, hi) in enumerate(self.atoms):
-                if int(mask[i >> 6]) >> (i & 63) & 1:
-                    parts.setdefault(proto, []).append((lo, hi))
+            if len(on):
+                breaks = (np.diff(on) != 1) | (np.diff(protos[on]) != 0)
+                firsts = on[np.r_[True, breaks]].tolist()
+                lasts = on[np.r_[breaks, True]].tolist()
+                for a, b in zip(firsts, lasts, strict=True):
+                    parts.setdefault(PROTOCOLS[protos[a]], []).append((los[a], his[b]))
             found = ConnectionSet({p: IntervalSet(r) for p, r in parts.items()})
             self._cache[key] = found
         return found
+
+    def _columns(self) -> tuple[NDArray[np.int64], list[int], list[int]]:
+        """Per atom: its protocol's index in PROTOCOLS, its first and its last port."""
+        if self._atom_columns is None:
+            self._atom_columns = (
+                np.array([PROTOCOLS.index(p) for p, _, _ in self.atoms], dtype=np.int64),
+                [lo for _, lo, _ in self.atoms],
+                [hi for _, _, hi in self.atoms],
+            )
+        return self._atom_columns
 
 
 @dataclass(slots=True)
