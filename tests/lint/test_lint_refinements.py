@@ -170,3 +170,40 @@ def test_pods_of_a_replicaset_not_in_the_input_are_named_by_their_deployment() -
       ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
     """
     assert checks(text)["pods-not-isolated"] == ["shop/web"]
+
+
+GUARDED = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: db, labels: {tier: data}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pg-0, namespace: db, labels: {app: pg}}
+spec: {containers: [{name: pg, image: postgres}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: protect-data}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {tier: data}}}
+  ingress:
+    - name: deny-all
+      action: Deny
+      from: [{namespaces: {}}]
+"""
+
+
+def test_a_namespace_under_guardrails_is_not_called_open() -> None:
+    # db has no NetworkPolicy, but the ANP protect-data selects its namespace (tier=data)
+    # and denies ingress from every namespace: pg-0 does not accept connections from every pod
+    loaded = load_text(GUARDED, "guarded.yaml")
+    [finding] = [
+        f for f in api.lint(loaded.cluster).findings if f.check == "namespace-without-policies"
+    ]
+    assert finding.message == (
+        "namespace db has no NetworkPolicy: db/pg-0 is governed only by the cluster-wide "
+        "policies ANP protect-data: whatever they pass or leave to the namespace "
+        "is open"
+    )

@@ -446,15 +446,31 @@ def namespace_without_policies(ctx: LintContext) -> Iterator[Finding]:
         pods = [p for p in ctx.cluster.pods if p.namespace == ns.name]
         owners = sorted({ctx.owner_of(p)[0] for p in pods})
         source = ns.source if ns.declared else pods[0].source
+        # cluster-wide guardrails may still decide some of these pods' traffic
+        guarding = sorted(
+            {
+                cp.key
+                for cls in ctx.connectivity.classes
+                if cls.representative.namespace == ns.name
+                for cp in ctx.evaluator.tiers.all
+                if cp.selects(cls.representative)
+            }
+        )
+        effect = (
+            f"{'accepts' if len(owners) == 1 else 'accept'} connections from every pod and "
+            "address and may connect anywhere"
+            if not guarding
+            else f"{'is' if len(owners) == 1 else 'are'} governed only by the cluster-wide "
+            f"policies {listing(guarding)}: whatever they pass or leave to the namespace is "
+            "open"
+        )
         yield Finding(
             "namespace-without-policies",
             "info",
             ns.name,
             "Namespace",
             source,
-            f"namespace {ns.name} has no NetworkPolicy: {listing(owners)} "
-            f"{'accepts' if len(owners) == 1 else 'accept'} connections from every pod and "
-            "address and may connect anywhere",
+            f"namespace {ns.name} has no NetworkPolicy: {listing(owners)} {effect}",
             "Start with an ingress default deny, then allow what the workloads need:\n"
             "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
             f"  name: default-deny-ingress\n  namespace: {ns.name}\nspec:\n  podSelector: {{}}\n"
