@@ -77,7 +77,12 @@ from netpolicy.semantics import (
     selector_matches,
 )
 from netpolicy.semantics.addresses import V6_OFFSET
-from netpolicy.semantics.tiers import CompiledAdminRule, CompiledClusterPolicy, Tiers
+from netpolicy.semantics.tiers import (
+    CompiledAdminRule,
+    CompiledClusterPolicy,
+    Tiers,
+    first_matches,
+)
 
 DIRECTIONS: tuple[Direction, ...] = ("ingress", "egress")
 
@@ -616,18 +621,18 @@ def _first_match(
     Names left unresolved (egress named ports) are allowed by name; they take no numbered
     port from later rules.
     """
-    remaining, passed, allowed = open_ports, ConnectionSet.none(), NO_PORTS
-    for rule, ports in rules:
-        if not matches(rule):
-            continue
-        hit = ports.connections & remaining
+    decided, allowed = ConnectionSet.none(), NO_PORTS
+    for (rule, ports), hit in first_matches(
+        (r for r in rules if matches(r[0])),
+        lambda r: r[1].connections,
+        open_ports,
+        every_rule=True,
+    ):
         if rule.action == "allow":
             allowed = allowed | ExposurePorts(hit, ports.named)
-        elif rule.action == "pass":
-            # "Pass: skips all further rules in the current tier": on to the next tier
-            passed = passed | hit
-        remaining = remaining - hit
-    return allowed, remaining | passed
+        if rule.action != "pass":  # a Pass hands its ports on to the next tier
+            decided = decided | hit
+    return allowed, open_ports - decided
 
 
 def _names(rep: int) -> Callable[[_TierRule], bool]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from netpolicy.model import (
     NAMESPACE_NAME_LABEL,
@@ -173,10 +173,19 @@ class CompiledRule:
 
     def peer_addresses(self) -> IntervalSet:
         """The outside addresses this rule's peers match."""
-        out = IntervalSet.empty()
-        for p in self.peers:
-            out = out | p.matched_addresses(ALL_ADDRESSES)
-        return out
+        return peers_addresses(self.peers)
+
+
+class HasAddresses(Protocol):
+    def matched_addresses(self, addresses: IntervalSet) -> IntervalSet: ...
+
+
+def peers_addresses(peers: Iterable[HasAddresses]) -> IntervalSet:
+    """The outside addresses any of `peers` matches (NetworkPolicy and guardrail rules)."""
+    out = IntervalSet.empty()
+    for p in peers:
+        out = out | p.matched_addresses(ALL_ADDRESSES)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,13 @@ decides at all (allowed, denied or passed); the rest falls through.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from netpolicy.model import AdminPeer, AdminPort, ClusterPolicy, SourceRef
-from netpolicy.semantics.addresses import ALL_ADDRESSES, network_set
-from netpolicy.semantics.compile import Direction, Endpoint, External, PodInfo
+from netpolicy.semantics.addresses import network_set
+from netpolicy.semantics.compile import Direction, Endpoint, External, PodInfo, peers_addresses
 from netpolicy.semantics.connections import ConnectionSet
 from netpolicy.semantics.intervals import IntervalSet
 from netpolicy.semantics.selectors import selector_matches
@@ -131,10 +133,7 @@ class CompiledAdminRule:
         )
 
     def peer_addresses(self) -> IntervalSet:
-        out = IntervalSet.empty()
-        for p in self.peers:
-            out = out | p.matched_addresses(ALL_ADDRESSES)
-        return out
+        return peers_addresses(self.peers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +218,9 @@ class TierOutcome:
         return ConnectionSet.all() - self.allowed - self.denied
 
 
+Rule = TypeVar("Rule")
+
+
 class Tiers:
     """The cluster-wide policies of a cluster, compiled and ordered for evaluation."""
 
@@ -247,29 +249,47 @@ class Tiers:
         destination: Endpoint,
     ) -> TierOutcome:
         """First match per port over the tier's policies selecting `subject`."""
-        remaining = ConnectionSet.all()
         allowed = denied = ConnectionSet.none()
         steps: list[TierStep] = []
-        for cp in self.tier(name):
-            if not cp.selects(subject):
+        matching = (
+            rule
+            for cp in self.tier(name)
+            if cp.selects(subject)
+            for rule in cp.rules(direction)
+            if rule.matches(other)
+        )
+        for rule, hit in first_matches(
+            matching, lambda r: r.connections_for(destination), ConnectionSet.all()
+        ):
+            if hit.is_empty():
                 continue
-            for rule in cp.rules(direction):
-                if remaining.is_empty():
-                    break
-                if not rule.matches(other):
-                    continue
-                hit = rule.connections_for(destination) & remaining
-                if hit.is_empty():
-                    continue
-                # the first matching rule decides these ports: Allow/Accept and Deny are
-                # final, Pass "skips all further rules in the current tier"
-                if rule.allows:
-                    allowed = allowed | hit
-                elif rule.action == "Deny":
-                    denied = denied | hit
-                remaining = remaining - hit
-                steps.append(TierStep(name, rule.id, rule.action, hit, rule.source))
+            if rule.allows:
+                allowed = allowed | hit
+            elif rule.action == "Deny":
+                denied = denied | hit
+            steps.append(TierStep(name, rule.id, rule.action, hit, rule.source))
         return TierOutcome(allowed, denied, tuple(steps))
+
+
+def first_matches(
+    rules: Iterable[Rule],
+    ports: Callable[[Rule], ConnectionSet],
+    remaining: ConnectionSet,
+    *,
+    every_rule: bool = False,
+) -> Iterator[tuple[Rule, ConnectionSet]]:
+    """Within one tier, the first matching rule decides each port: for each matching rule
+    in precedence order, the ports of `remaining` it decides (possibly none: an earlier rule
+    took them). Allow/Accept and Deny are final, Pass "skips all further rules in the
+    current tier"; either way a later rule never sees those ports. Stops once every port
+    of `remaining` is decided, unless `every_rule` (a caller that also keeps what ports
+    cannot say, like unresolved port names)."""
+    for rule in rules:
+        if remaining.is_empty() and not every_rule:
+            return
+        hit = ports(rule) & remaining
+        remaining = remaining - hit
+        yield rule, hit
 
 
 def _networks(cidrs: tuple[str, ...]) -> IntervalSet:
