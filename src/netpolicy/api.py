@@ -5,33 +5,60 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from netpolicy.analysis.blast import BlastRadius, BlastRanking
+# Only what `connlist` needs is imported here: every other analysis is imported by the
+# function that runs it, so that each command starts with no more than it uses.
 from netpolicy.analysis.connectivity import Connectivity, compute_connectivity
 from netpolicy.analysis.connlist import Connection, ConnectionRows
-from netpolicy.analysis.coverage import Coverage
-from netpolicy.analysis.coverage import coverage as compute_coverage
-from netpolicy.analysis.diff import ConnectivityDiff, connectivity_diff
-from netpolicy.analysis.endpoints import resolve
-from netpolicy.analysis.exposure import Exposure, compute_exposure
-from netpolicy.analysis.grouped import GroupedConnections, grouped_connections
-from netpolicy.analysis.lint import CHECK_IDS, LintReport
 from netpolicy.analysis.owners import split_owners
-from netpolicy.analysis.report import ReportData
-from netpolicy.analysis.summary import Summary, summarize
-from netpolicy.generate.suggest import Suggestion
 from netpolicy.load import LoadResult, gc_paused, load_manifests, load_text
-from netpolicy.load.config import LintConfig, LintConfigResult, find_lint_config, load_lint_config
-from netpolicy.load.live import LiveSource, Progress, load_live
 from netpolicy.model import Cluster, Diagnostic, Protocol, Severity
 from netpolicy.semantics import Decision, Evaluator, HostNetworkMode
 
-if TYPE_CHECKING:  # the generator (and PyYAML with it) is imported by `generate` alone
+if TYPE_CHECKING:
+    from netpolicy.analysis.blast import BlastRadius, BlastRanking
+    from netpolicy.analysis.coverage import Coverage
+    from netpolicy.analysis.diff import ConnectivityDiff
+    from netpolicy.analysis.exposure import Exposure
+    from netpolicy.analysis.grouped import GroupedConnections
+    from netpolicy.analysis.lint import LintReport
+    from netpolicy.analysis.report import ReportData
+    from netpolicy.analysis.summary import Summary
     from netpolicy.generate.intents import Intents
     from netpolicy.generate.policies import Generated
+    from netpolicy.generate.suggest import Suggestion
+    from netpolicy.load.config import LintConfigResult
+    from netpolicy.load.live import LiveSource, Progress
+
+_LAZY = {
+    "BlastRadius": "netpolicy.analysis.blast",
+    "BlastRanking": "netpolicy.analysis.blast",
+    "Coverage": "netpolicy.analysis.coverage",
+    "ConnectivityDiff": "netpolicy.analysis.diff",
+    "Exposure": "netpolicy.analysis.exposure",
+    "GroupedConnections": "netpolicy.analysis.grouped",
+    "CHECK_IDS": "netpolicy.analysis.lint",
+    "LintReport": "netpolicy.analysis.lint",
+    "ReportData": "netpolicy.analysis.report",
+    "Summary": "netpolicy.analysis.summary",
+    "Suggestion": "netpolicy.generate.suggest",
+    "LintConfig": "netpolicy.load.config",
+    "LintConfigResult": "netpolicy.load.config",
+    "LiveSource": "netpolicy.load.live",
+    "Progress": "netpolicy.load.live",
+}
+"""Names this module has always offered that live in modules imported on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEMO_NAME = "shop"
 
@@ -68,6 +95,8 @@ class Input:
 
 
 def load_demo() -> LoadResult:
+    from importlib import resources
+
     text = resources.files("netpolicy.demo").joinpath("shop.yaml").read_text()
     return load_text(text, filename="demo/shop.yaml", cluster_name=DEMO_NAME)
 
@@ -87,12 +116,16 @@ def load_cluster(source: LiveSource | None = None, progress: Progress | None = N
     """A live cluster through the kubeconfig (default: its current context, every namespace),
     loaded as files are. Raises `LiveError` when nothing can be read; kinds the API server
     forbids are left out and named in `Input.missing`. See `netpolicy.load.live`."""
+    from netpolicy.load.live import LiveSource, load_live
+
     result, snapshot = load_live(source or LiveSource(), progress)
     missing = tuple(r.kind for r in snapshot.missing)
     return Input(result.cluster, result.diagnostics, False, snapshot.description, missing)
 
 
 def analyze(cluster: Cluster, host_network: HostNetworkMode = "node") -> Summary:
+    from netpolicy.analysis.summary import summarize
+
     with gc_paused():
         return summarize(cluster, compute_connectivity(cluster, host_network=host_network))
 
@@ -108,6 +141,8 @@ def coverage(
     """The adoption dashboard: per namespace the workloads isolated for ingress, egress, both,
     neither and the adoption step reached; then the workloads to do next (reachable from every
     pod or from outside), most reachable first. See `netpolicy.analysis.coverage`."""
+    from netpolicy.analysis.coverage import coverage as compute_coverage
+
     with gc_paused():
         result = compute_connectivity(cluster, host_network=host_network)
         started = time.perf_counter()
@@ -164,6 +199,8 @@ def exposure(
     cluster, pods of namespaces or pods matching a selector, outside ranges, and the
     workloads not protected in a direction. `connectivity`: the engine's result for `cluster`
     when already computed. See `netpolicy.analysis.exposure`."""
+    from netpolicy.analysis.exposure import compute_exposure
+
     with gc_paused():
         result = connectivity or compute_connectivity(cluster, host_network=host_network)
         return compute_exposure(result, focus=focus, namespace=namespace)
@@ -224,6 +261,8 @@ def grouped(
 ) -> GroupedConnections:
     """The grouped view (`connlist --grouped`): connections between groups of endpoints that
     the policies treat alike; expanded, exactly the connection list."""
+    from netpolicy.analysis.grouped import grouped_connections
+
     result, listed, started = _endpoints(cluster, workloads, timings, host_network)
     view = grouped_connections(result, workloads=listed.workloads, split=listed.split)
     view.warnings = listed.warnings
@@ -250,6 +289,8 @@ def explain(
     host_network: HostNetworkMode = "node",
 ) -> Explanation:
     """The verdict for one connection (or, without a port, every port) with its reasons."""
+    from netpolicy.analysis.endpoints import resolve
+
     evaluator = evaluator or Evaluator(cluster, host_network)
     a = resolve(cluster, evaluator, src)
     b = resolve(cluster, evaluator, dst)
@@ -294,6 +335,14 @@ def lint_config(path: str | Path | None = None) -> LintConfigResult:
     Without `path` and without that file the config is empty. A missing `path` or any mistake
     in the file is a located error diagnostic of the result, never an exception.
     """
+    from netpolicy.analysis.lint import CHECK_IDS
+    from netpolicy.load.config import (
+        LintConfig,
+        LintConfigResult,
+        find_lint_config,
+        load_lint_config,
+    )
+
     if path is None:
         path = find_lint_config()
         if path is None:
@@ -313,6 +362,8 @@ def diff(
     them as values and `.summary()` counts them and finds the newly isolated pods and the
     new exposure. Outside ranges are cut by the ipBlocks of both inputs. `workloads` None:
     per workload when either input is large (as connlist decides)."""
+    from netpolicy.analysis.diff import connectivity_diff
+
     if workloads is None:
         workloads = prefers_workloads(old) or prefers_workloads(new)
     with gc_paused():

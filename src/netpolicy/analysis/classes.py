@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+
+import numpy as np
 
 from netpolicy.model import Pod
 from netpolicy.semantics import (
@@ -134,10 +136,14 @@ def _block_memberships(blocks: list[IntervalSet]) -> tuple[list[int], list[int]]
     blocks that contain it (pieces inside the same blocks share an id)."""
     if not blocks:
         return [], []
-    pieces = address_atoms(blocks, ipv6=True)
-    ids: dict[tuple[bool, ...], int] = {}
-    per_piece = []
-    for piece in pieces:
-        first = piece.ranges[0][0]
-        per_piece.append(ids.setdefault(tuple(first in b for b in blocks), len(ids)))
-    return [p.ranges[0][0] for p in pieces], per_piece
+    starts = [piece.ranges[0][0] for piece in address_atoms(blocks, ipv6=True)]
+    # one bit per block for each piece; the pieces lie wholly inside or outside each block,
+    # so a range of a block covers the pieces that start in it
+    member = np.zeros((len(starts), (len(blocks) + 7) // 8), dtype=np.uint8)
+    for b, block in enumerate(blocks):
+        byte, bit = b >> 3, np.uint8(1 << (b & 7))
+        for lo, hi in block.ranges:
+            member[bisect_left(starts, lo) : bisect_right(starts, hi), byte] |= bit
+    rows = np.ascontiguousarray(member).view(np.dtype((np.void, member.shape[1]))).ravel()
+    _, ids = np.unique(rows, return_inverse=True)
+    return starts, ids.ravel().tolist()

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from netpolicy.analysis.classes import PodClass, build_classes, ip_block_sets, tier_network_sets
+from netpolicy.analysis.salts import salts
 from netpolicy.model import PROTOCOLS, Cluster, Pod, Protocol
 from netpolicy.semantics import (
     ALL_PORTS,
@@ -281,6 +282,11 @@ class Connectivity:
                 out[n + table.peers_outside[r]] |= table.static[r]
         out[:n] &= rel.admitted(src, ROW_CACHE_BYTES)
         return out
+
+    def outside_key(self, atom: int) -> int:
+        """Equal for outside ranges with equal rows (`outside_row` depends only on which
+        ingress peer sets contain the range)."""
+        return int(self._relations().signature[len(self.classes) + atom])
 
     def outside_row(self, atom: int) -> Mask:
         """What outside range `atom` may open towards every class (and no outside range).
@@ -725,8 +731,7 @@ def _pair_relations(
         src, ks = src[order], ks[order]
     else:
         src = ks = np.zeros(0, dtype=np.int64)
-    rng = np.random.default_rng(0)
-    salt = rng.integers(1, 2**63, size=(2, max(len(members), 1)), dtype=np.uint64)
+    salt = salts(0, (2, max(len(members), 1)))
     hashes = np.zeros((total, 2), dtype=np.uint64)
     if len(src):
         np.add.at(hashes[:, 0], src, salt[0][ks])

@@ -171,27 +171,37 @@ class ConnectionRows:
             ids[i] = found
         return ids[inverse]
 
+    def _row_key(self, columns: NDArray[np.int64]) -> bytes:
+        """Equal for endpoints with equal rows: their columns, or for one outside range the
+        ingress signature its row is made from (ranges with one signature share it)."""
+        if len(columns) == 1 and columns[0] >= self._n:
+            return b"s" + self.result.outside_key(int(columns[0]) - self._n).to_bytes(8, "little")
+        return columns.tobytes()
+
     def __iter__(self) -> Iterator[Row]:
-        cache: OrderedDict[bytes, tuple[NDArray[np.int64], Mask]] = OrderedDict()
+        cache: OrderedDict[bytes, _Cached] = OrderedDict()
         held = 0
         for src in range(len(self.names)):
             columns = self.columns_of(src)
-            key = columns.tobytes()
+            key = self._row_key(columns)
             found = cache.get(key)
             if found is None:
-                found = cache[key] = self._endpoint_row(columns)
-                held += found[1].nbytes
+                found = cache[key] = _Cached(*self._endpoint_row(columns))
+                held += found.masks.nbytes
                 while held > ROW_CACHE_BYTES and len(cache) > 1:
-                    held -= cache.popitem(last=False)[1][1].nbytes
+                    held -= cache.popitem(last=False)[1].masks.nbytes
             else:
                 cache.move_to_end(key)
-            dsts, masks = found
-            keep = np.ones(len(dsts), dtype=bool) if self._self_pairs else dsts != src
+            dsts, ids = found.dsts, found.ids(self)
+            keep = None if self._self_pairs else dsts != src
             for wanted in self._filters:
                 if not wanted[src]:
-                    keep &= wanted[dsts]
-            if keep.any():
-                yield src, dsts[keep], self._port_ids(masks[keep])
+                    keep = wanted[dsts] if keep is None else keep & wanted[dsts]
+            if keep is None:
+                if len(dsts):
+                    yield src, dsts, ids
+            elif keep.any():
+                yield src, dsts[keep], ids[keep]
 
     def row(self, src: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """One endpoint's destinations and port-set ids, unfiltered, its own traffic kept."""
@@ -204,6 +214,21 @@ class ConnectionRows:
             name = self.names[src]
             for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
                 yield Connection(name, self.names[d], self.port_sets[i])
+
+
+@dataclass(slots=True)
+class _Cached:
+    """One row as made for every endpoint that shares it, with the port-set ids of its masks
+    (made once, on first use)."""
+
+    dsts: NDArray[np.int64]
+    masks: Mask
+    ids_made: NDArray[np.int64] | None = None
+
+    def ids(self, rows: ConnectionRows) -> NDArray[np.int64]:
+        if self.ids_made is None:
+            self.ids_made = rows._port_ids(self.masks)
+        return self.ids_made
 
 
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.connlist import ConnectionRows, endpoint_columns, pod_name
 from netpolicy.analysis.owners import owner_name
+from netpolicy.analysis.salts import salts
 from netpolicy.model import Diagnostic, Labels, LabelSelector, Requirement
 from netpolicy.semantics import ConnectionSet
 from netpolicy.semantics.selectors import selector_matches
@@ -204,15 +205,14 @@ _MIX = np.array([0xBF58476D1CE4E5B9, 0x94D049BB133111EB], dtype=np.uint64)
 
 def _merge(rows: ConnectionRows, count: int) -> list[list[int]]:
     """Signatures with equal rows and equal columns, as lists (ascending)."""
-    rng = np.random.default_rng(20261203)
-    salts = rng.integers(1, 2**63, size=(2, count), dtype=np.uint64)
+    lanes = salts(20261203, (2, count))
     digests: list[bytes] = [b""] * count
     columns = np.zeros((2, count), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for src, dsts, ids in rows:
             digests[src] = hashlib.blake2b(dsts.tobytes() + ids.tobytes(), digest_size=16).digest()
             for lane in range(2):
-                h = ids.astype(np.uint64) + salts[lane, src]
+                h = ids.astype(np.uint64) + lanes[lane, src]
                 h *= _MIX[lane]
                 h ^= h >> np.uint64(31)
                 h *= _MIX[1 - lane]

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from netpolicy.analysis.classes import relevant_label_keys
 from netpolicy.analysis.connectivity import Connectivity, Mask
+from netpolicy.analysis.salts import salts
 from netpolicy.model import Diagnostic, Pod
 
 
@@ -78,7 +79,7 @@ def _only_owned(result: Connectivity, name: str, classes: NDArray[np.int64]) -> 
     )
 
 
-_SALT = np.random.default_rng(20261203).integers(1, 2**63, size=(2, 2, 64), dtype=np.uint64)
+_SALT = salts(20261203, (2, 2, 64))
 
 
 def _mixed(masks: Mask, salts: NDArray[np.uint64]) -> NDArray[np.uint64]:
@@ -108,9 +109,8 @@ def _differences(
     out again by subtracting their terms."""
     n, e = len(result.classes), len(result.outside)
     total = n + e
-    rng = np.random.default_rng(7)
-    out_salt = rng.integers(1, 2**63, size=(2, total), dtype=np.uint64)
-    in_salt = rng.integers(1, 2**63, size=(2, total), dtype=np.uint64)
+    out_salt = salts(7, (2, total))
+    in_salt = salts(8, (2, total))
     owners_of: dict[int, list[int]] = {}  # class -> the owners it belongs to
     for o, classes in enumerate(members):
         for c in classes.tolist():

@@ -1,4 +1,8 @@
-"""The command line: parse arguments, call one library function, render. Thin."""
+"""The command line: parse arguments, call one library function, render. Thin.
+
+Every command module is imported at start (typer needs every command's options); what a
+command runs is imported inside the command, so that the others start without it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Annotated
 import typer
 
 from netpolicy import api
-from netpolicy.analysis.endpoints import EndpointError
+from netpolicy.cli import _common as cli_common
 from netpolicy.cli._common import (
     HostNetwork,
     Paths,
@@ -30,12 +34,11 @@ from netpolicy.cli.generate import generate_command
 from netpolicy.cli.lab import lab_app
 from netpolicy.cli.lint import lint_command
 from netpolicy.cli.report import report_command
-from netpolicy.cli.suggest import suggestion_doc, suggestion_for, suggestion_text
 from netpolicy.load import gc_paused
 from netpolicy.model import PROTOCOLS, Protocol
-from netpolicy.render.connlist import FORMATS, connlist_chunks
-from netpolicy.render.decision import decision_to_dict
-from netpolicy.render.grouped import GROUPED_FORMATS, grouped_chunks
+from netpolicy.render.connlist import connlist_chunks
+from netpolicy.render.formats import CONNLIST as FORMATS
+from netpolicy.render.formats import GROUPED as GROUPED_FORMATS
 
 app = typer.Typer(
     name="netpolicy",
@@ -145,6 +148,8 @@ def connlist(
 
                 render_diagnostics(err.console, view.warnings)
             started = time.perf_counter()
+            from netpolicy.render.grouped import grouped_chunks
+
             write_chunks(grouped_chunks(view, output))
             timings.add("rows and render", started)
         if profile:
@@ -227,6 +232,9 @@ def explain(
     ] = False,
 ) -> None:
     """Why one connection is allowed or denied, down to the rule. Exits 1 when denied."""
+    from netpolicy.analysis.endpoints import EndpointError
+    from netpolicy.cli.suggest import suggestion_doc, suggestion_for, suggestion_text
+
     mode = _host_network(host_network)
     if output not in ("txt", "json"):
         fail(f"{output} output format is not supported for explain (txt, json)")
@@ -254,6 +262,8 @@ def explain(
         fail(str(e))
     timings.add("explain", started)
     if output == "json":
+        from netpolicy.render.decision import decision_to_dict
+
         doc = decision_to_dict(result.src, result.dst, result.decision, result.notes)
         if suggestion is not None:
             doc["suggestion"] = suggestion_doc(suggestion)
@@ -355,6 +365,7 @@ def enforce(
 
 def main() -> None:
     """Entry point: no Python traceback ever reaches the user."""
+    cli_common.settle_loaded_input = True
     try:
         app()
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import io
 import os
@@ -167,6 +168,38 @@ def load(paths: list[str] | None, purpose: str = "analyze") -> api.Input:
     """The input (files, a live cluster, or the demo), its diagnostics on stderr; exit 2 when
     nothing is usable. A command decorated with `cluster_options` reads a live cluster when
     given --cluster, --kubeconfig or --context."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        data = _read(paths)
+    finally:
+        if collecting:
+            if settle_loaded_input:
+                # the input lives until the process ends: out of every later collection's
+                # way (each would walk all of it again)
+                gc.freeze()
+            gc.enable()
+    shown = [d for d in data.diagnostics if d.severity != "info"]
+    if shown:
+        from netpolicy.render.text import render_diagnostics
+
+        render_diagnostics(err.console, shown)
+    if data.is_empty and not data.demo:
+        fail(
+            f"no readable input: nothing to {purpose}"
+            if data.has_errors
+            else "the input holds no namespaces, pods, workloads or NetworkPolicies"
+        )
+    return data
+
+
+settle_loaded_input = False
+"""Set by the command-line entry point (a process that ends with its command): `load`
+freezes what it loaded out of the cyclic GC's reach. Left off for in-process callers (tests),
+whose memory would otherwise keep whatever cycles were alive then."""
+
+
+def _read(paths: list[str] | None) -> api.Input:
     options = cluster_options_given()
     if options.live:
         if paths:
@@ -181,17 +214,6 @@ def load(paths: list[str] | None, purpose: str = "analyze") -> api.Input:
         if options.all_namespaces:
             fail("--all-namespaces reads every namespace of a cluster: add --cluster")
         data = api.load_input(paths or [], stdin=sys.stdin)
-    shown = [d for d in data.diagnostics if d.severity != "info"]
-    if shown:
-        from netpolicy.render.text import render_diagnostics
-
-        render_diagnostics(err.console, shown)
-    if data.is_empty and not data.demo:
-        fail(
-            f"no readable input: nothing to {purpose}"
-            if data.has_errors
-            else "the input holds no namespaces, pods, workloads or NetworkPolicies"
-        )
     return data
 
 

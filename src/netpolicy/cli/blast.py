@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 
 from netpolicy import api
-from netpolicy.analysis.endpoints import EndpointError
 from netpolicy.cli._common import HostNetwork, fail, host_network_mode, load, write_chunks
 from netpolicy.load import gc_paused
-from netpolicy.render.blast import FORMATS, blast_chunks, ranking_chunks
+from netpolicy.render.formats import BLAST as FORMATS
 
 
 def blast_command(
@@ -59,6 +58,8 @@ def blast_command(
     """What a compromised SRC reaches, directly and through what it reaches (any allowed
     port): hop counts, one example path per target, counts per namespace. With --top N:
     the workloads most reachable and those reaching most. Exits 0, or 2 for bad usage."""
+    from netpolicy.analysis.endpoints import EndpointError
+
     if output not in FORMATS:
         fail(f"{output} output format is not supported for blast-radius ({', '.join(FORMATS)})")
     if top is not None and top < 0:
@@ -80,6 +81,8 @@ def blast_command(
         if source is None:
             ranking = api.blast_ranking(data.cluster, host_network=mode, timings=timings)
             started = time.perf_counter()
+            from netpolicy.render.blast import ranking_chunks
+
             write_chunks(ranking_chunks(ranking, output, top or None))
         else:
             try:
@@ -94,6 +97,8 @@ def blast_command(
             except EndpointError as e:
                 fail(str(e))
             started = time.perf_counter()
+            from netpolicy.render.blast import blast_chunks
+
             write_chunks(blast_chunks(result, output))
     timings.add("render", started)
     if profile:

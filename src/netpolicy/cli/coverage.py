@@ -18,7 +18,8 @@ from netpolicy.cli._common import (
     out,
     write_chunks,
 )
-from netpolicy.render.coverage import FORMATS, TOP
+from netpolicy.render.formats import COVERAGE as FORMATS
+from netpolicy.render.formats import COVERAGE_TOP as TOP
 
 ALIASES = {"txt": "text"}
 """Other commands call their text output `txt`; coverage accepts that spelling too."""

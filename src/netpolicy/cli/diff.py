@@ -19,7 +19,7 @@ from netpolicy.cli._common import (
     write_chunks,
 )
 from netpolicy.load import gc_paused
-from netpolicy.render.diff import FORMATS, diff_chunks
+from netpolicy.render.formats import DIFF as FORMATS
 
 Inputs = Annotated[
     list[str] | None,
@@ -136,6 +136,8 @@ def diff_command(
             summary = result.summary()
             started = timings.add("summary", started)
         title = f"{old.description} -> {new.description}"
+        from netpolicy.render.diff import diff_chunks
+
         write_chunks(diff_chunks(result, output, summary, title))
         timings.add("rows and render", started)
     if profile:

@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,7 +19,9 @@ from netpolicy.cli._common import (
     progress_bar,
     write_chunks,
 )
-from netpolicy.load.live import LiveError, Snapshot, read_snapshot
+
+if TYPE_CHECKING:  # the live reader is imported when a cluster is read
+    from netpolicy.load.live import Snapshot
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -44,6 +46,8 @@ def dump_command(
     without metadata.managedFields. Exits 0; 3 when the API server forbade some kind (the
     file holds the rest); 2 when the cluster cannot be read or FILE exists (--force).
     """
+    from netpolicy.load.live import LiveError, read_snapshot
+
     target = None if output in (None, "-") else Path(output)
     if target is not None and target.is_dir():
         fail(f"{target} is a directory: give a file name")

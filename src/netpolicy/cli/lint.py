@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from netpolicy import __version__, api
-from netpolicy.analysis.lint import CHECK_IDS, CHECKS, SEVERITIES
 from netpolicy.cli._common import (
     HostNetwork,
     Paths,
@@ -18,8 +17,7 @@ from netpolicy.cli._common import (
     out,
     write_chunks,
 )
-from netpolicy.load.config import unknown_check
-from netpolicy.render.lint import FORMATS
+from netpolicy.render.formats import LINT as FORMATS
 
 ALIASES = {"txt": "text"}
 """Other commands call their text output `txt`; lint accepts that spelling too."""
@@ -61,6 +59,8 @@ def lint_command(
     Exits 1 when a finding is at or above --fail-on, or when the API server would reject an
     object of the input (its errors are on stderr); 2 for bad usage or unreadable input.
     """
+    from netpolicy.analysis.lint import SEVERITIES
+
     mode = host_network_mode(host_network)
     fmt = ALIASES.get(output, output)
     if fmt not in FORMATS:
@@ -106,6 +106,9 @@ def lint_command(
 
 def _disabled(values: list[str]) -> list[str]:
     """The check IDs of every --disable (a comma-separated list also works); exit 2 if unknown."""
+    from netpolicy.analysis.lint import CHECK_IDS
+    from netpolicy.load.config import unknown_check
+
     ids = [v.strip() for value in values for v in value.split(",") if v.strip()]
     for check_id in ids:
         if check_id not in CHECK_IDS:
@@ -114,6 +117,8 @@ def _disabled(values: list[str]) -> list[str]:
 
 
 def _list(fmt: str) -> None:
+    from netpolicy.analysis.lint import CHECKS
+
     if fmt == "sarif":
         fail("--list prints text or json, not sarif")
     if fmt == "json":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Protocol
 
 PathPart = str | int
@@ -12,6 +13,7 @@ FieldPath = tuple[PathPart, ...]
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
 
+@lru_cache(maxsize=4096)  # the same paths recur in every object of a kind
 def format_path(path: FieldPath) -> str:
     """The Kubernetes spelling of a field path: `spec.ingress[0].from[1].ipBlock.cidr`."""
     out: list[str] = []

@@ -26,9 +26,10 @@ import json
 from collections.abc import Iterator
 
 from netpolicy.analysis.blast import BlastRadius, BlastRanking, Target, WorkloadReach
+from netpolicy.render import formats
 from netpolicy.render.chunks import chunked
 
-FORMATS = ("txt", "json")
+FORMATS = formats.BLAST
 CHUNK = 1 << 20
 
 

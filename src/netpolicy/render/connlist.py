@@ -17,10 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from netpolicy.analysis.connlist import Connection, ConnectionRows
+from netpolicy.render import formats
 from netpolicy.render.chunks import chunked
 from netpolicy.semantics import ConnectionSet
 
-FORMATS = ("txt", "json", "csv", "md", "dot")
+FORMATS = formats.CONNLIST
 CHUNK = 1 << 20
 """Characters per chunk handed to the writer."""
 

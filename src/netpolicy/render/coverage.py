@@ -57,6 +57,7 @@ from netpolicy.analysis.coverage import (
     Step,
     WorkloadCoverage,
 )
+from netpolicy.render import formats
 from netpolicy.semantics import ALL_ADDRESSES, IntervalSet, format_range
 from netpolicy.semantics.addresses import IPV4, V6_OFFSET
 
@@ -65,8 +66,8 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-FORMATS = ("text", "json", "md")
-TOP = 10
+FORMATS = formats.COVERAGE
+TOP = formats.COVERAGE_TOP
 """How many "do next" workloads text and markdown show unless told otherwise."""
 RANGES_SHOWN = 3
 BLOCKERS_SHOWN = 10

@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable, Iterator
 
 from netpolicy.analysis.diff import ConnectivityDiff, DiffSummary, change_kind
+from netpolicy.render import formats
 from netpolicy.render.chunks import chunked
 from netpolicy.render.connlist import CHUNK
 from netpolicy.semantics import ConnectionSet
 
-FORMATS = ("txt", "json", "csv", "md")
+FORMATS = formats.DIFF
 SHOWN = 10
 """Endpoints listed per section of the summary (the rest are counted)."""
 

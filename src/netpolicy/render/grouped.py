@@ -18,11 +18,12 @@ from collections.abc import Iterator
 
 from netpolicy.analysis.exposure import selector_to_contract
 from netpolicy.analysis.grouped import Group, GroupedConnections
+from netpolicy.render import formats
 from netpolicy.render.chunks import chunked
 from netpolicy.render.connlist import CHUNK, PortTexts, json_tail, row_texts
 from netpolicy.semantics import ConnectionSet
 
-GROUPED_FORMATS = ("txt", "json", "md", "dot")
+GROUPED_FORMATS = formats.GROUPED
 
 
 def group_label(group: Group, workloads: bool) -> str:

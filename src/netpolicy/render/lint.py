@@ -12,11 +12,12 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from netpolicy.analysis.lint import SEVERITIES, Check, LintReport
+from netpolicy.render import formats
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = formats.LINT
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 FIX_INDENT = 4
 LIST_WIDTH = 100

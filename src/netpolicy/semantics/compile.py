@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from netpolicy.model import (
@@ -14,6 +15,9 @@ from netpolicy.model import (
     PolicyPort,
     Rule,
     SourceRef,
+)
+from netpolicy.model import (
+    Protocol as PortProtocol,
 )
 from netpolicy.semantics.addresses import ALL_ADDRESSES, ipblock_set
 from netpolicy.semantics.connections import ConnectionSet
@@ -111,11 +115,8 @@ class CompiledPort:
 
     def connections_for(self, destination: Endpoint) -> ConnectionSet:
         p = self.port
-        if p.port is None:
-            # "If this field is not provided, this matches all port names and numbers"
-            return ConnectionSet.of(p.protocol)
-        if isinstance(p.port, int):
-            return ConnectionSet.port(p.protocol, p.port, p.end_port or p.port)
+        if not isinstance(p.port, str):
+            return _numbered(p.protocol, p.port, p.end_port)
         if isinstance(destination, External):
             # a named port can only be resolved on a pod
             return ConnectionSet.none()
@@ -123,6 +124,19 @@ class CompiledPort:
             cp.port for cp in destination.ports if cp.name == p.port and cp.protocol == p.protocol
         ]
         return ConnectionSet({p.protocol: IntervalSet((n, n) for n in numbers)})
+
+
+@lru_cache(maxsize=1 << 16)  # policies repeat the same few port specs
+def _numbered(protocol: PortProtocol, port: int | None, end_port: int | None) -> ConnectionSet:
+    if port is None:
+        # "If this field is not provided, this matches all port names and numbers"
+        return ConnectionSet.of(protocol)
+    return ConnectionSet.port(protocol, port, end_port or port)
+
+
+@lru_cache(maxsize=1 << 16)
+def _static(numbered: tuple[tuple[PortProtocol, int | None, int | None], ...]) -> ConnectionSet:
+    return ConnectionSet.union(_numbered(*spec) for spec in numbered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +167,19 @@ class CompiledRule:
             return ConnectionSet.all()
         return ConnectionSet.union(p.connections_for(destination) for p in self.ports)
 
+    static: ConnectionSet = field(init=False, compare=False, repr=False)
+    """The ports opened regardless of the destination (named ports left out)."""
+
+    def __post_init__(self) -> None:
+        numbered = tuple(
+            (p.port.protocol, p.port.port, p.port.end_port) for p in self.ports if not p.is_named
+        )
+        static = _static(numbered) if self.ports else ConnectionSet.all()
+        object.__setattr__(self, "static", static)
+
     def static_connections(self) -> ConnectionSet:
         """The ports opened regardless of the destination (named ports left out)."""
-        if not self.ports:
-            return ConnectionSet.all()
-        return ConnectionSet.union(
-            p.connections_for(External(IntervalSet.empty())) for p in self.ports if not p.is_named
-        )
+        return self.static
 
     def matching_peers(self, endpoint: Endpoint) -> list[CompiledPeer]:
         """The peers of this rule that match `endpoint` (all of the range, for outside)."""
