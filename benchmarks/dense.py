@@ -1,12 +1,14 @@
 """Dense clusters: the mostly-open connectivity of teams early in adoption.
 
-    python benchmarks/dense.py --shape dense-L|dense-M|ownerless [--seed 1] [--out DIR]
+    python benchmarks/dense.py --shape dense-L|dense-L-whole|dense-M|ownerless [--seed 1] [--out DIR]
 
 writes OUT/<shape>/cluster.json, one `kind: List` (compact JSON, one item per line):
 
     dense-L    150,000 pods in 7,500 ReplicaSets (with their Deployments), 400 namespaces
                labelled env/team, 10,000 broad policies: namespaceSelectors on env/team labels
                and ipBlocks over the pod range; most workloads reach most others
+    dense-L-whole  the same with ipBlocks of whole /18s of the pod range (no /24 excepted):
+               few ReplicaSets straddle a block boundary, so owners stay whole
     dense-M    the same shape at 10,000 pods in 500 ReplicaSets, 40 namespaces, 1,000 policies
     ownerless  10,000 pods without owners, 40 namespaces, 2,000 policies (for `--pods`)
 
@@ -37,10 +39,14 @@ class Shape:
     pods_per_workload: int
     policies: int
     owners: bool = True
+    cut_pod_range: bool = True
+    """ipBlocks except a /24 inside their /18 of the pod range (which splits the ReplicaSets
+    that straddle a /24 boundary into pods treated differently); else whole /18s."""
 
 
 SHAPES = {
     "dense-L": Shape(400, 7_500, 20, 10_000),
+    "dense-L-whole": Shape(400, 7_500, 20, 10_000, cut_pod_range=False),
     "dense-M": Shape(40, 500, 20, 1_000),
     "ownerless": Shape(40, 10_000, 1, 2_000, owners=False),
 }
@@ -60,13 +66,17 @@ def _ns_selector(rng: random.Random, teams: int) -> Obj:
     }
 
 
-def _pod_range(rng: random.Random) -> Obj:
-    """A /18 of the pod addresses (10.0.0.0-10.2.255.255) with one /24 excepted."""
+def _pod_range(rng: random.Random, cut: bool) -> Obj:
+    """A /18 of the pod addresses (10.0.0.0-10.2.255.255), with one /24 excepted if `cut`."""
     a, b = rng.randrange(3), 64 * rng.randrange(4)
-    return {"cidr": f"10.{a}.{b}.0/18", "except": [f"10.{a}.{b + rng.randrange(64)}.0/24"]}
+    excepted = b + rng.randrange(64)
+    block: Obj = {"cidr": f"10.{a}.{b}.0/18"}
+    if cut:
+        block["except"] = [f"10.{a}.{excepted}.0/24"]
+    return block
 
 
-def _policy(i: int, ns: str, app: str, rng: random.Random, teams: int) -> Obj:
+def _policy(i: int, ns: str, app: str, rng: random.Random, teams: int, cut: bool) -> Obj:
     ports = [{"port": rng.choice((80, 443, 8080, 5432, 6379)), "protocol": "TCP"}]
     if rng.random() < 0.3:
         ports.append({"port": 9000, "endPort": 9100, "protocol": "TCP"})
@@ -74,7 +84,7 @@ def _policy(i: int, ns: str, app: str, rng: random.Random, teams: int) -> Obj:
         "podSelector": {"matchLabels": {"app": app}},
         "ingress": [
             {"from": [{"namespaceSelector": _ns_selector(rng, teams)}], "ports": ports},
-            {"from": [{"ipBlock": _pod_range(rng)}]},
+            {"from": [{"ipBlock": _pod_range(rng, cut)}]},
         ],
         "policyTypes": ["Ingress"],
     }
@@ -203,7 +213,7 @@ def write(shape: Shape, seed: int, out: TextIO) -> dict[str, int]:
             counts["pods"] += 1
     for i in range(shape.policies):
         ns, app = apps[rng.randrange(len(apps))]
-        emit(_policy(i, ns, app, rng, teams))
+        emit(_policy(i, ns, app, rng, teams, shape.cut_pod_range))
         counts["policies"] += 1
     out.write("\n]}\n")
     return counts

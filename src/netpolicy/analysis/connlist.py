@@ -179,20 +179,22 @@ class ConnectionRows:
         return columns.tobytes()
 
     def __iter__(self) -> Iterator[Row]:
-        cache: OrderedDict[bytes, _Cached] = OrderedDict()
+        # rows shared by several endpoints, as destinations and port-set ids
+        cache: OrderedDict[bytes, tuple[NDArray[np.int64], NDArray[np.int64]]] = OrderedDict()
         held = 0
         for src in range(len(self.names)):
             columns = self.columns_of(src)
             key = self._row_key(columns)
             found = cache.get(key)
             if found is None:
-                found = cache[key] = _Cached(*self._endpoint_row(columns))
-                held += found.masks.nbytes
+                dsts, masks = self._endpoint_row(columns)
+                found = cache[key] = dsts, self._port_ids(masks) if len(dsts) else dsts
+                held += 2 * dsts.nbytes
                 while held > ROW_CACHE_BYTES and len(cache) > 1:
-                    held -= cache.popitem(last=False)[1].masks.nbytes
+                    held -= 2 * cache.popitem(last=False)[1][0].nbytes
             else:
                 cache.move_to_end(key)
-            dsts, ids = found.dsts, found.ids(self)
+            dsts, ids = found
             keep = None if self._self_pairs else dsts != src
             for wanted in self._filters:
                 if not wanted[src]:
@@ -214,21 +216,6 @@ class ConnectionRows:
             name = self.names[src]
             for d, i in zip(dsts.tolist(), ids.tolist(), strict=True):
                 yield Connection(name, self.names[d], self.port_sets[i])
-
-
-@dataclass(slots=True)
-class _Cached:
-    """One row as made for every endpoint that shares it, with the port-set ids of its masks
-    (made once, on first use)."""
-
-    dsts: NDArray[np.int64]
-    masks: Mask
-    ids_made: NDArray[np.int64] | None = None
-
-    def ids(self, rows: ConnectionRows) -> NDArray[np.int64]:
-        if self.ids_made is None:
-            self.ids_made = rows._port_ids(self.masks)
-        return self.ids_made
 
 
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
