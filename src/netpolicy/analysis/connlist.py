@@ -218,6 +218,7 @@ class ConnectionRows:
                 yield Connection(name, self.names[d], self.port_sets[i])
 
 
+_FEW_ROWS = 48
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
 
 
@@ -226,7 +227,14 @@ def _distinct_rows(masks: Mask) -> tuple[Mask, NDArray[np.int64]]:
 
     Rows are told apart by a 64-bit fingerprint first (a sort of integers, not of byte
     strings); the fingerprint is then checked against the rows themselves, and only a
-    collision (never seen) falls back to comparing whole rows."""
+    collision (never seen) falls back to comparing whole rows. A few rows are told apart by
+    their bytes (cheaper than the array calls)."""
+    if len(masks) <= _FEW_ROWS:
+        seen: dict[bytes, int] = {}
+        inverse = np.array([seen.setdefault(m.tobytes(), len(seen)) for m in masks], dtype=np.int64)
+        first = np.zeros(len(seen), dtype=np.int64)
+        first[inverse] = np.arange(len(masks))  # any row of each key stands for it
+        return masks[first], inverse
     if masks.shape[1] == 1:
         uniq, inverse = np.unique(masks[:, 0], return_inverse=True)
         return uniq.reshape(-1, 1), inverse.ravel()

@@ -235,6 +235,7 @@ def policy_port_errors(
 # --- peers and ipBlocks -------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 14)  # policies repeat the same few ranges
 def parse_cidr(text: str) -> IPNetwork | None:
     """Parse a CIDR as Go's net.ParseCIDR does (host bits allowed, so 10.0.0.1/24 is 10.0.0.0/24).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from functools import lru_cache
 
 from netpolicy.model import IPBlock
 from netpolicy.semantics.intervals import IntervalSet, cut_points
@@ -26,6 +27,7 @@ def address_value(ip: str) -> int:
     return int(addr) if addr.version == 4 else V6_OFFSET + int(addr)
 
 
+@lru_cache(maxsize=1 << 14)  # policies repeat the same few ranges
 def network_set(cidr: str) -> IntervalSet:
     """The addresses of a CIDR; host bits may be set (as Go's net.ParseCIDR allows)."""
     net = ipaddress.ip_network(cidr.strip(), strict=False)
@@ -33,6 +35,7 @@ def network_set(cidr: str) -> IntervalSet:
     return IntervalSet.span(base + int(net.network_address), base + int(net.broadcast_address))
 
 
+@lru_cache(maxsize=1 << 14)
 def ipblock_set(block: IPBlock) -> IntervalSet:
     """`cidr` minus every `except` (ipBlock semantics)."""
     result = network_set(block.cidr)
