@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import pytest
+import typer
 from hypothesis import HealthCheck, given, settings
 
 from netpolicy.analysis.connectivity import compute_connectivity
 from netpolicy.analysis.connlist import ConnectionRows, endpoint_name
-from netpolicy.cli._common import CHUNK, CLOSED_PIPE, write_chunks
+from netpolicy.cli._common import CHUNK, CLOSED_PIPE, THREADED_AFTER, write_chunks
 from netpolicy.model import Cluster
 from netpolicy.render.connlist import connlist_chunks
 from netpolicy.semantics import ConnectionSet
@@ -57,6 +58,51 @@ def test_no_write_is_larger_than_a_chunk() -> None:
     write_chunks(iter(text), stream)  # type: ignore[arg-type]
     assert max(stream.sizes) <= CHUNK
     assert stream.data.decode() == "".join(text)
+
+
+def test_a_long_output_goes_out_whole_in_order_from_the_writer_thread() -> None:
+    # past THREADED_AFTER the writes come from a second thread: still in order, still bounded
+    pieces = [bytes([65 + i % 26]) * (CHUNK // 3 + i) for i in range(9 * THREADED_AFTER // CHUNK)]
+    stream = Recorder()
+    write_chunks(iter(pieces), stream)  # type: ignore[arg-type]
+    assert sum(len(p) for p in pieces) > 2 * THREADED_AFTER
+    assert max(stream.sizes) <= CHUNK
+    assert bytes(stream.data) == b"".join(pieces)
+
+
+class Failing(Recorder):
+    """Accepts `limit` bytes, then fails every write with `error`."""
+
+    def __init__(self, limit: int, error: OSError) -> None:
+        super().__init__()
+        self.limit, self.error = limit, error
+
+    def write(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        if len(self.data) + len(b) > self.limit:
+            raise self.error
+        return super().write(b)
+
+
+def _long(chunks: int) -> list[bytes]:
+    return [b"x" * CHUNK] * chunks
+
+
+@pytest.mark.parametrize("limit", [THREADED_AFTER // 2, 2 * THREADED_AFTER])
+def test_a_closed_pipe_in_a_long_output_ends_quietly(limit: int) -> None:
+    # before and after the writer thread took over
+    stream = Failing(limit, BrokenPipeError(32, "Broken pipe"))
+    with pytest.raises(typer.Exit) as ended:
+        write_chunks(iter(_long(4 * THREADED_AFTER // CHUNK)), stream)  # type: ignore[arg-type]
+    assert ended.value.exit_code == CLOSED_PIPE
+    assert len(stream.data) <= limit
+
+
+@pytest.mark.parametrize("limit", [THREADED_AFTER // 2, 2 * THREADED_AFTER])
+def test_a_failed_write_in_a_long_output_is_an_error(limit: int) -> None:
+    stream = Failing(limit, OSError(28, "No space left on device"))
+    with pytest.raises(typer.Exit) as ended:
+        write_chunks(iter(_long(4 * THREADED_AFTER // CHUNK)), stream)  # type: ignore[arg-type]
+    assert ended.value.exit_code == 2
 
 
 def test_the_renderer_hands_out_bounded_chunks() -> None:

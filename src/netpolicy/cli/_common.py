@@ -7,9 +7,11 @@ import gc
 import inspect
 import io
 import os
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
@@ -115,30 +117,106 @@ def write_chunks(
     more than CHUNK units per write.
 
     A closed pipe ends the command quietly with `closed_pipe_exit`; any other write error (a
-    full disk) is a clear message and exit 2, never a silently shortened output.
+    full disk) is a clear message and exit 2, never a silently shortened output. A long
+    output is written from a second thread while the next chunks are made (see `_Writer`).
     """
+    writer: _Writer | None = None
     try:
         if stream is None:
             sys.stdout.flush()
             stream = sys.stdout.buffer
             _widen_pipe(stream)
         binary = not isinstance(stream, io.TextIOBase)
+        writer = _Writer(stream)
         for chunk in chunks:
             if binary:
                 # bytes are cut through a memoryview: no copy of a large chunk
-                data: str | memoryview = memoryview(
-                    chunk if isinstance(chunk, bytes) else chunk.encode()
-                )
+                writer.put(memoryview(chunk if isinstance(chunk, bytes) else chunk.encode()))
             else:
-                data = chunk.decode() if isinstance(chunk, bytes) else chunk
-            for start in range(0, len(data), CHUNK):
-                stream.write(data[start : start + CHUNK])  # type: ignore[arg-type]
-        stream.flush()
+                writer.put(chunk.decode() if isinstance(chunk, bytes) else chunk)
+        writer.close()
     except BrokenPipeError:
         closed_pipe(closed_pipe_exit, stream)
     except OSError as e:
         _silence(stream)
         fail(f"cannot write the output: {e.strerror or e}")
+    finally:
+        if writer is not None:  # on the way out with an error (or ^C): do not wait for it
+            writer.abandon()
+
+
+THREADED_AFTER = 16 * CHUNK
+"""Units written in the caller's thread before a writer thread takes over."""
+
+
+class _Writer:
+    """Writes what it is handed, in order, in writes of at most CHUNK units.
+
+    The first THREADED_AFTER units go out from the caller's thread, so a short answer never
+    starts a thread. After that a thread writes while the caller makes the next chunks: the
+    write (the kernel's copy into a pipe or file) releases the GIL, so making and writing
+    overlap on two cores. At most QUEUED chunks wait; the first write error is raised in the
+    caller at its next `put` or at `close`.
+    """
+
+    QUEUED = 4
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.written = 0
+        self.queue: queue.Queue[str | memoryview | None] | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def put(self, data: str | memoryview) -> None:
+        if self.queue is None:
+            self._write(data)
+            self.written += len(data)
+            if self.written > THREADED_AFTER:
+                self.queue = queue.Queue(self.QUEUED)
+                # a daemon: a write blocked on a reader that stopped reading must not keep
+                # the process alive after ^C
+                self.thread = threading.Thread(
+                    target=self._drain, name="netpolicy-writer", daemon=True
+                )
+                self.thread.start()
+            return
+        self._raise()
+        self.queue.put(data)
+
+    def close(self) -> None:
+        """Wait for everything handed over to be written, then flush."""
+        if self.thread is not None and self.queue is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        self._raise()
+        self.stream.flush()
+
+    def abandon(self) -> None:
+        """Tell the thread (if still running) to drop what it holds and end, without waiting."""
+        if self.thread is not None and self.queue is not None:
+            self.abandoned = True
+            with suppress(queue.Full):
+                self.queue.put_nowait(None)
+
+    def _write(self, data: str | memoryview) -> None:
+        for start in range(0, len(data), CHUNK):
+            self.stream.write(data[start : start + CHUNK])
+
+    def _drain(self) -> None:
+        assert self.queue is not None
+        while (data := self.queue.get()) is not None:
+            if self.error is None and not self.abandoned:  # else only empty the queue
+                try:
+                    self._write(data)
+                except BaseException as e:  # handed to the caller
+                    self.error = e
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 F_SETPIPE_SZ = 1031
