@@ -1,6 +1,7 @@
 """Dense clusters: the mostly-open connectivity of teams early in adoption.
 
-    python benchmarks/dense.py --shape dense-L|dense-L-whole|dense-M|ownerless [--seed 1] [--out DIR]
+    python benchmarks/dense.py --shape dense-L|dense-L-whole|dense-M|dense-M-2k|ownerless [--seed 1]
+                                [--out DIR] [--yaml]
 
 writes OUT/<shape>/cluster.json, one `kind: List` (compact JSON, one item per line):
 
@@ -9,6 +10,7 @@ writes OUT/<shape>/cluster.json, one `kind: List` (compact JSON, one item per li
                and ipBlocks over the pod range; most workloads reach most others
     dense-L-whole  the same with ipBlocks of whole /18s of the pod range (no /24 excepted):
                few ReplicaSets straddle a block boundary, so owners stay whole
+    dense-M-2k the same as dense-M with 2,000 policies (the size the dense issue names)
     dense-M    the same shape at 10,000 pods in 500 ReplicaSets, 40 namespaces, 1,000 policies
     ownerless  10,000 pods without owners, 40 namespaces, 2,000 policies (for `--pods`)
 
@@ -48,6 +50,7 @@ SHAPES = {
     "dense-L": Shape(400, 7_500, 20, 10_000),
     "dense-L-whole": Shape(400, 7_500, 20, 10_000, cut_pod_range=False),
     "dense-M": Shape(40, 500, 20, 1_000),
+    "dense-M-2k": Shape(40, 500, 20, 2_000),
     "ownerless": Shape(40, 10_000, 1, 2_000, owners=False),
 }
 
@@ -224,12 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", choices=sorted(SHAPES), required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "data")
+    parser.add_argument(
+        "--yaml", action="store_true", help="also write the items as multi-document cluster.yaml"
+    )
     args = parser.parse_args(argv)
     folder = args.out / args.shape
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "cluster.json").open("w") as out:
         counts = write(SHAPES[args.shape], args.seed, out)
     sys.stderr.write(f"{args.shape}: {counts} -> {folder / 'cluster.json'}\n")
+    if args.yaml:
+        import yaml
+
+        items = json.loads((folder / "cluster.json").read_text())["items"]
+        with (folder / "cluster.yaml").open("w") as out:
+            yaml.safe_dump_all(items, out, sort_keys=False)
+        sys.stderr.write(f"{args.shape}: the same as YAML -> {folder / 'cluster.yaml'}\n")
     return 0
 
 
