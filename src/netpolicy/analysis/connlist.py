@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -179,31 +180,42 @@ class ConnectionRows:
         return columns.tobytes()
 
     def __iter__(self) -> Iterator[Row]:
-        # rows shared by several endpoints, as destinations and port-set ids
-        cache: OrderedDict[bytes, tuple[NDArray[np.int64], NDArray[np.int64]]] = OrderedDict()
+        # rows shared by several endpoints: destinations, then the port-set ids of the whole
+        # row (made once) or, when filters keep only parts of rows, the masks to make the
+        # ids of each part from
+        cache: OrderedDict[bytes, tuple[NDArray[np.int64], Mask | NDArray[np.int64]]]
+        cache = OrderedDict()
         held = 0
+        whole = not self._filters
         for src in range(len(self.names)):
             columns = self.columns_of(src)
             key = self._row_key(columns)
             found = cache.get(key)
             if found is None:
                 dsts, masks = self._endpoint_row(columns)
-                found = cache[key] = dsts, self._port_ids(masks) if len(dsts) else dsts
-                held += 2 * dsts.nbytes
+                found = cache[key] = dsts, self._port_ids(masks) if whole and len(dsts) else masks
+                held += dsts.nbytes + found[1].nbytes
                 while held > ROW_CACHE_BYTES and len(cache) > 1:
-                    held -= 2 * cache.popitem(last=False)[1][0].nbytes
+                    gone = cache.popitem(last=False)[1]
+                    held -= gone[0].nbytes + gone[1].nbytes
             else:
                 cache.move_to_end(key)
-            dsts, ids = found
-            keep = None if self._self_pairs else dsts != src
+            dsts, ids_or_masks = found
+            if whole:
+                keep = None if self._self_pairs else dsts != src
+                ids = cast(NDArray[np.int64], ids_or_masks)
+                if keep is None:
+                    if len(dsts):
+                        yield src, dsts, ids
+                elif keep.any():
+                    yield src, dsts[keep], ids[keep]
+                continue
+            keep = np.ones(len(dsts), dtype=bool) if self._self_pairs else dsts != src
             for wanted in self._filters:
                 if not wanted[src]:
-                    keep = wanted[dsts] if keep is None else keep & wanted[dsts]
-            if keep is None:
-                if len(dsts):
-                    yield src, dsts, ids
-            elif keep.any():
-                yield src, dsts[keep], ids[keep]
+                    keep &= wanted[dsts]
+            if keep.any():
+                yield src, dsts[keep], self._port_ids(cast(Mask, ids_or_masks)[keep])
 
     def row(self, src: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """One endpoint's destinations and port-set ids, unfiltered, its own traffic kept."""
