@@ -1,3 +1,3 @@
-from netpolicy.cli import main
+from netpolicy.launch import main
 
 main()
