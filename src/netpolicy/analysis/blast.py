@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import ragged_ranges
 from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.analysis.connlist import endpoint_name, pod_name
 from netpolicy.analysis.endpoints import EndpointError, resolve
@@ -415,11 +416,7 @@ def blast_ranking(result: Connectivity) -> BlastRanking:
             if not len(hit):
                 continue
             lo, hi = cw_starts[hit], cw_starts[hit + 1]
-            lengths = hi - lo
-            flat = cw[
-                np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
-                + np.arange(lengths.sum())
-            ]
+            flat = cw[ragged_ranges(lo, hi - lo)]
             others = np.unique(flat)
             others = others[others != w]
             reaches[w] = len(others)

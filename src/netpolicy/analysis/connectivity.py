@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import ragged_ranges, run_starts
 from netpolicy.analysis.classes import PodClass, build_classes, ip_block_sets, tier_network_sets
 from netpolicy.analysis.salts import salts
 from netpolicy.model import PROTOCOLS, Cluster, Pod, Protocol
@@ -94,9 +95,12 @@ class PortAtoms:
             protos, los, his = self._columns()
             parts: dict[Protocol, list[tuple[int, int]]] = {}
             if len(on):
-                breaks = (np.diff(on) != 1) | (np.diff(protos[on]) != 0)
-                firsts = on[np.r_[True, breaks]].tolist()
-                lasts = on[np.r_[breaks, True]].tolist()
+                breaks = np.empty(len(on) + 1, dtype=bool)
+                breaks[0] = breaks[-1] = True
+                np.not_equal(np.diff(on), 1, out=breaks[1:-1])
+                breaks[1:-1] |= np.diff(protos[on]) != 0
+                firsts = on[breaks[:-1]].tolist()
+                lasts = on[breaks[1:]].tolist()
                 for a, b in zip(firsts, lasts, strict=True):
                     parts.setdefault(PROTOCOLS[protos[a]], []).append((los[a], his[b]))
             found = ConnectionSet({p: IntervalSet(r) for p, r in parts.items()})
@@ -167,10 +171,7 @@ class PairRelations:
         if len(sets):
             # the admissions of every peer set containing the source, in one gather
             lo, hi = self.admit_bounds[sets], self.admit_bounds[sets + 1]
-            lengths = hi - lo
-            at = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-                lengths.sum()
-            )
+            at = ragged_ranges(lo, hi - lo)
             np.bitwise_or.at(found, self.admit_dsts[at], self.admit_masks[at])
         self.cache[sig] = found
         if len(self.cache) > max(1, budget // max(found.nbytes, 1)):
@@ -718,7 +719,7 @@ def _pair_relations(
         masks = np.concatenate([m for _, m in parts])
         order = np.argsort(dsts, kind="stable")
         dsts, masks = dsts[order], masks[order]
-        starts = np.flatnonzero(np.r_[True, dsts[1:] != dsts[:-1]])
+        starts = run_starts(dsts)
         admit_dsts.append(dsts[starts])
         admit_masks.append(np.bitwise_or.reduceat(masks, starts, axis=0))
     admit_bounds = np.cumsum([0] + [len(d) for d in admit_dsts]).astype(np.int64)

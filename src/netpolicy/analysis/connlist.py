@@ -10,6 +10,7 @@ from typing import cast
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import ragged_ranges, run_starts
 from netpolicy.analysis.connectivity import Connectivity, Mask
 from netpolicy.analysis.owners import owner_name
 from netpolicy.model import Diagnostic, Pod
@@ -105,8 +106,8 @@ class ConnectionRows:
         pairs = sorted({(index[name], col) for col, names in enumerate(columns) for name in names})
         self._entity = np.array([e for e, _ in pairs], dtype=np.int64)
         self._column = np.array([c for _, c in pairs], dtype=np.int64)
-        self._starts = np.flatnonzero(np.r_[True, self._entity[1:] != self._entity[:-1]])
-        self._bounds = np.r_[self._starts, len(pairs)]
+        self._starts = run_starts(self._entity)
+        self._bounds = np.append(self._starts, len(pairs))
         # the same incidences by column, for sparse rows
         self._column_order = np.argsort(self._column, kind="stable")
         self._by_column = np.searchsorted(
@@ -143,16 +144,12 @@ class ConnectionRows:
         if len(hit) * 8 < len(row):
             # sparse (an isolated source): only the incidences of the columns it reaches
             lo, hi = self._by_column[hit], self._by_column[hit + 1]
-            lengths = hi - lo
-            positions = self._column_order[
-                np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
-                + np.arange(lengths.sum())
-            ]
+            positions = self._column_order[ragged_ranges(lo, hi - lo)]
             positions.sort()  # incidences are in endpoint order
             entities = self._entity[positions]
             if not len(entities):
                 return entities, row[:0]
-            starts = np.flatnonzero(np.r_[True, entities[1:] != entities[:-1]])
+            starts = run_starts(entities)
             masks = np.bitwise_or.reduceat(row[self._column[positions]], starts, axis=0)
             return entities[starts], masks
         masks = np.bitwise_or.reduceat(row[self._column], self._starts, axis=0)

@@ -60,6 +60,7 @@ from itertools import chain, zip_longest
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import part_offsets
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.dns import dns_reach
 from netpolicy.model import Cluster, OwnerRef, Pod, Protocol
@@ -403,7 +404,7 @@ def _reach(
     # Workloads spread over several classes would be counted once per class in `whole_sum`:
     # expand the pairs leaving their classes to (workload, destination) and deduplicate.
     sizes = np.fromiter((len(m) for m in split_members), dtype=np.int64, count=n)
-    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    offsets = part_offsets(sizes)
     members = np.fromiter(chain.from_iterable(split_members), dtype=np.int64, count=offsets[-1])
     leaving = sizes[src] > 0
     s, d = src[leaving], dst[leaving]

@@ -736,8 +736,9 @@ def _outside(
         hit = np.asarray(masks.any(axis=1), dtype=bool)
         equal = np.asarray((masks[:-1] == masks[1:]).all(axis=1), dtype=bool)
         same = joins & hit[:-1] & hit[1:] & equal
-        begin = np.flatnonzero(hit & ~np.r_[False, same])
-        stop = np.flatnonzero(hit & ~np.r_[same, False])
+        edges = np.concatenate(([False], same, [False]))
+        begin = np.flatnonzero(hit & ~edges[:-1])
+        stop = np.flatnonzero(hit & ~edges[1:])
         for b, last in zip(begin.tolist(), stop.tolist(), strict=True):
             peer = ExposedPeer("ipRange", addresses=IntervalSet.span(starts[b], ends[last]))
             yield peer, ports(masks[b])

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import run_starts
 from netpolicy.analysis.connectivity import Connectivity
 from netpolicy.analysis.connlist import ConnectionRows, endpoint_columns, pod_name
 from netpolicy.analysis.owners import owner_name
@@ -80,7 +81,7 @@ class GroupedConnections:
             targets = self._group_of[dsts]
             order = np.argsort(targets, kind="stable")
             targets, ids = targets[order], ids[order]
-            first = np.flatnonzero(np.r_[True, targets[1:] != targets[:-1]])
+            first = run_starts(targets)
             targets, ids = targets[first], ids[first]
             if len(group.members) == 1:  # a lone endpoint's traffic to itself is not listed
                 keep = targets != g

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import ragged_ranges
 from netpolicy.analysis.connectivity import Connectivity, RuleTable
 from netpolicy.analysis.connlist import endpoint_columns, pod_name
 from netpolicy.analysis.coverage import Coverage
@@ -304,9 +305,7 @@ def _namespace_pairs(
             for pid, dsts in row.parts:
                 lo, hi = start[dsts], start[dsts + 1]
                 lengths = hi - lo
-                at = np.repeat(lo - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-                    lengths.sum()
-                )
+                at = ragged_ranges(lo, lengths)
                 cells = p_ns[s] * k + p_ns[at]
                 count = p_count[s] * p_count[at]
                 # an endpoint's traffic to itself is not a pair

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from netpolicy.analysis.arrays import run_starts
 from netpolicy.analysis.connectivity import Connectivity, RuleTable
 from netpolicy.analysis.lint.context import LintContext, listing
 from netpolicy.analysis.lint.findings import Finding
@@ -127,7 +128,7 @@ def _opened(side: _Side, rules: list[int], s: int) -> tuple[Index, Mask]:
     if len(rules) > 1 and len(col):
         order = np.argsort(col, kind="stable")
         col, mask = col[order], mask[order]
-        starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+        starts = run_starts(col)
         col, mask = col[starts], np.bitwise_or.reduceat(mask, starts, axis=0)
     keep = mask.any(axis=1)
     if side.alone[s]:
