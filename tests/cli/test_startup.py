@@ -3,6 +3,8 @@ whole application, so its help, options and answers cannot differ."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -61,3 +63,22 @@ def test_the_program_runs_through_it():
     wrong = run("conlist")
     assert wrong.returncode == 2
     assert "Did you mean 'connlist'?" in wrong.stderr
+
+
+def test_the_entry_point_leaves_the_collector_on():
+    """`netpolicy.launch` turns the cyclic GC off only while the command line loads: it is on
+    again (and what loaded is frozen) when the command runs."""
+    script = (
+        "import gc, sys\n"
+        "from netpolicy import launch\n"
+        "import netpolicy.cli as cli\n"
+        "seen = []\n"
+        "cli.main = lambda: seen.append((gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "launch.main()\n"
+        "print(seen)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[(True, True)]"
