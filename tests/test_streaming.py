@@ -148,3 +148,34 @@ def test_focus_that_matches_nothing_is_an_error() -> None:
     assert proc.returncode == 2
     assert out == b""
     assert "--focus shop/nothing-here matches no pod" in stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze"],
+        ["explain", "shop/frontend", "shop/backend", "--port", "8080"],
+        ["explain", "shop/frontend", "shop/backend", "--port", "8080", "-o", "json"],
+        ["lint"],
+        ["coverage"],
+        ["blast-radius", "shop/frontend"],
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_every_command_says_when_its_output_cannot_be_written(args: list[str]) -> None:
+    """Commands that print through rich or in one piece (not only the streamed ones): a full
+    disk is "cannot write the output" and exit 2, not an internal error."""
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "netpolicy", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env(),
+            timeout=60,
+            check=False,
+        )
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2, stderr
+    assert "cannot write the output: No space left on device" in stderr
+    assert "internal error" not in stderr
+    assert "Traceback" not in stderr

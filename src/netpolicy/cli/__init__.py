@@ -398,8 +398,12 @@ def _group() -> None:
 def main() -> None:
     """Entry point: no Python traceback ever reaches the user."""
     cli_common.settle_loaded_input = True
+    if not isinstance(sys.stdout, cli_common.GuardedStdout):
+        sys.stdout = cli_common.GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         _app_for(sys.argv[1:2])()
+    except cli_common.OutputError as e:
+        cli_common.output_failed(e)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

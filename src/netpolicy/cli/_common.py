@@ -99,6 +99,46 @@ def _silence(stream: IO[Any] | None) -> None:
         pass
 
 
+class OutputError(Exception):
+    """A write to stdout failed for another reason than a closed pipe (a full disk)."""
+
+
+class GuardedStdout:
+    """stdout as the commands that print through rich or `print` see it: a failed write or
+    flush raises OutputError, which the entry point reports as what it is ("cannot write the
+    output", exit 2) instead of as an internal error. A closed pipe stays BrokenPipeError,
+    which ends quietly as before. Everything else is the stream's own."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.strerror or str(e)) from e
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.strerror or str(e)) from e
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def output_failed(error: OutputError) -> NoReturn:
+    """The end of a command whose output could not be written: said plainly, exit 2."""
+    _silence(None)
+    err.print(f"netpolicy: cannot write the output: {error}", style="bold red")
+    raise SystemExit(2)
+
+
 def closed_pipe(status: int = CLOSED_PIPE, stream: IO[Any] | None = None) -> NoReturn:
     """End quietly with `status`: the reader of stdout (or of `stream`) has gone."""
     # Python flushes stdout again at exit: /dev/null keeps that flush from printing
