@@ -179,3 +179,13 @@ def test_every_command_says_when_its_output_cannot_be_written(args: list[str]) -
     assert "cannot write the output: No space left on device" in stderr
     assert "internal error" not in stderr
     assert "Traceback" not in stderr
+
+
+def test_the_guarded_stdout_is_written_as_text() -> None:
+    """A command handing the program's stdout itself (a rich console's file) to
+    `write_chunks` gets text written, bytes decoded, as to any text stream."""
+    from netpolicy.cli._common import GuardedStdout
+
+    buffer = io.StringIO()
+    write_chunks([b"first, ", "then ", "the rest\n"], GuardedStdout(buffer))
+    assert buffer.getvalue() == "first, then the rest\n"

@@ -166,7 +166,7 @@ def write_chunks(
             sys.stdout.flush()
             stream = sys.stdout.buffer
             _widen_pipe(stream)
-        binary = not isinstance(stream, io.TextIOBase)
+        binary = not isinstance(stream, io.TextIOBase | GuardedStdout)
         writer = _Writer(stream)
         for chunk in chunks:
             if binary:
