@@ -75,3 +75,38 @@ def test_connection_set_describe():
     ]
     assert ConnectionSet.of("SCTP").ports("SCTP") == ALL_PORTS
     assert not (ConnectionSet.all() & ConnectionSet.none())
+
+
+PROTOCOL_NAMES = ("TCP", "UDP", "SCTP")
+connection_sets = st.lists(
+    st.tuples(st.sampled_from(PROTOCOL_NAMES), st.integers(1, 65535), st.integers(0, 40)),
+    max_size=4,
+).map(
+    lambda specs: ConnectionSet.union(
+        ConnectionSet.port(p, lo, min(lo + width, 65535)) for p, lo, width in specs
+    )
+)
+
+
+@given(st.lists(connection_sets, max_size=5))
+def test_connection_set_union_is_the_fold_of_or(parts):
+    folded = ConnectionSet.none()
+    for part in parts:
+        folded = folded | part
+    assert ConnectionSet.union(parts) == folded
+    assert hash(ConnectionSet.union(parts)) == hash(folded)
+    for p in PROTOCOL_NAMES:
+        expected = set()
+        for part in parts:
+            expected |= members(part.ports(p))
+        assert members(ConnectionSet.union(parts).ports(p)) == expected
+
+
+@given(connection_sets, connection_sets)
+def test_connection_set_algebra_matches_each_protocol(a, b):
+    for p in PROTOCOL_NAMES:
+        assert (a | b).ports(p) == a.ports(p) | b.ports(p)
+        assert (a & b).ports(p) == a.ports(p) & b.ports(p)
+        assert (a - b).ports(p) == a.ports(p) - b.ports(p)
+        assert (~a).ports(p) == ALL_PORTS - a.ports(p)
+    assert (a | b) == ConnectionSet({p: (a | b).ports(p) for p in PROTOCOL_NAMES})

@@ -25,6 +25,15 @@ class ConnectionSet:
             tuple((p, items[p] & ALL_PORTS) for p in PROTOCOLS if items.get(p)),
         )
 
+    @classmethod
+    def _within(cls, by_protocol: Mapping[Protocol, IntervalSet]) -> ConnectionSet:
+        """From port sets already inside 1..65535 (made from other ConnectionSets)."""
+        new = cls.__new__(cls)
+        object.__setattr__(
+            new, "_by_proto", tuple((p, by_protocol[p]) for p in PROTOCOLS if by_protocol.get(p))
+        )
+        return new
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ConnectionSet is immutable")
 
@@ -59,7 +68,7 @@ class ConnectionSet:
         for p in PROTOCOLS:
             a, b = self.ports(p), other.ports(p)
             out[p] = a | b if op == "|" else a & b if op == "&" else a - b
-        return ConnectionSet(out)
+        return ConnectionSet._within(out)
 
     def __or__(self, other: ConnectionSet) -> ConnectionSet:
         if not other._by_proto:
@@ -122,10 +131,12 @@ class ConnectionSet:
 
     @classmethod
     def union(cls, sets: Iterable[ConnectionSet]) -> ConnectionSet:
-        out = _NONE
+        """Every port of any of `sets`: each protocol's ranges merged once (not pairwise)."""
+        ranges: dict[Protocol, list[tuple[int, int]]] = {}
         for s in sets:
-            out = out | s
-        return out
+            for p, ports in s._by_proto:
+                ranges.setdefault(p, []).extend(ports.ranges)
+        return cls._within({p: IntervalSet(r) for p, r in ranges.items()})
 
 
 _ALL = ConnectionSet(dict.fromkeys(PROTOCOLS, ALL_PORTS))
