@@ -113,23 +113,26 @@ class GuardedStdout:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        try:
+        with _told_apart():
             return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(e.strerror or str(e)) from e
 
     def flush(self) -> None:
-        try:
+        with _told_apart():
             self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(e.strerror or str(e)) from e
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+@contextmanager
+def _told_apart() -> Iterator[None]:
+    """A failed write as OutputError; a closed pipe left as it is."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(e.strerror or str(e)) from e
 
 
 def output_failed(error: OutputError) -> NoReturn:
